@@ -1,0 +1,210 @@
+# SPDX-License-Identifier: ISC
+# The one Makefile of Iris (non-recursive). Targets:
+#   all (default)  libiris.so, libiris.a, irisd, examples
+#   check          the whole test suite (make check SANITIZE=1: ASan+UBSan)
+#   run            build and run irisd in the foreground on ./data
+#   deps           install the Debian packages the build and tests need
+#   install, uninstall, clean, proto (regenerate nanopb code), fuzz
+# Outputs go to build/ (build/san/ for SANITIZE=1).
+
+include config.mk
+
+VERSION := $(shell sed -n 's/^\#define IRIS_VERSION_STRING[[:space:]]*"\(.*\)"/\1/p' include/iris.h)
+ABI     := $(shell sed -n 's/^\#define IRIS_ABI[[:space:]]*\([0-9][0-9]*\).*/\1/p' include/iris.h)
+
+ifeq ($(SANITIZE),1)
+BUILD   ?= build/san
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	    -fno-omit-frame-pointer
+else
+BUILD   ?= build
+SANFLAGS :=
+endif
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+WARNFLAGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	     -Wpointer-arith -Wformat=2 -Wundef -Wvla -Wwrite-strings
+ifeq ($(WERROR),1)
+WARNFLAGS += -Werror
+endif
+
+# Dependencies: mbedTLS and nanopb ship no .pc file on Debian 12, so they are
+# linked by name. Expanded lazily (=) so that `make deps` can run first.
+DEP_PCS      := check
+NANOPB_LIBS  := -lprotobuf-nanopb
+LIB_LIBS     = $(NANOPB_LIBS)
+CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
+CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check)
+
+BASE_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+LIB_CPPFLAGS  := -Iinclude -Ilib -Iproto $(BASE_CPPFLAGS)
+PUB_CPPFLAGS  := -Iinclude $(BASE_CPPFLAGS)
+ALL_CFLAGS    := -std=c11 $(WARNFLAGS) -fvisibility=hidden -MMD -MP \
+		 $(SANFLAGS) $(CFLAGS)
+ALL_LDFLAGS   := $(SANFLAGS) $(LDFLAGS)
+
+# ---------------------------------------------------------------------------
+# libiris
+
+LIB_SRCS := $(sort $(wildcard lib/*/*.c)) proto/iris.pb.c
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB_SO   := $(BUILD)/libiris.so.$(ABI)
+LIB_A    := $(BUILD)/libiris.a
+LIB_MAP  := lib/libiris.map
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(LIB_CPPFLAGS) $(CPPFLAGS) $(ALL_CFLAGS) -fPIC -c -o $@ $<
+
+$(LIB_SO): $(LIB_OBJS) $(LIB_MAP)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared -Wl,-soname,libiris.so.$(ABI) \
+	    -Wl,--version-script=$(LIB_MAP) -Wl,--no-undefined \
+	    $(ALL_LDFLAGS) -o $@ $(LIB_OBJS) $(LIB_LIBS)
+	$(Q)ln -sf libiris.so.$(ABI) $(BUILD)/libiris.so
+
+$(LIB_A): $(LIB_OBJS)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $(LIB_OBJS)
+
+# ---------------------------------------------------------------------------
+# Programs: compiled against include/ only, linked to the shared library.
+
+IRISD_SRCS := $(sort $(wildcard server/irisd*.c))
+IRISD_OBJS := $(IRISD_SRCS:%.c=$(BUILD)/obj/%.o)
+IRISD      := $(BUILD)/irisd
+PROG_LIBS   = -L$(BUILD) -liris
+
+$(BUILD)/obj/server/%.o: server/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(PUB_CPPFLAGS) -DIRIS_SYSCONFDIR=\"$(SYSCONFDIR)\" \
+	    $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(IRISD): $(IRISD_OBJS) $(LIB_SO)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(IRISD_OBJS) $(PROG_LIBS)
+
+PROGRAMS := $(IRISD)
+
+# ---------------------------------------------------------------------------
+# Tests
+
+UNIT_SRCS := $(sort $(wildcard tests/unit/*.c))
+UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o)
+UNIT_BIN  := $(BUILD)/tests/unit
+
+$(BUILD)/obj/tests/unit/%.o: tests/unit/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(LIB_CPPFLAGS) -Itests/unit $(CHECK_CFLAGS) $(CPPFLAGS) \
+	    $(ALL_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+
+$(UNIT_BIN): $(UNIT_OBJS) $(LIB_A)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(UNIT_OBJS) $(LIB_A) $(LIB_LIBS) \
+	    $(CHECK_LIBS)
+
+FUZZ_BIN  := $(BUILD)/tests/fuzz_frame
+FUZZ_SRCS := tests/fuzz/fuzz_frame.c $(filter lib/util/% lib/wire/%,$(LIB_SRCS)) \
+	     proto/iris.pb.c
+
+$(FUZZ_BIN): $(FUZZ_SRCS) $(wildcard lib/*/*.h) include/iris.h
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(LIB_CPPFLAGS) -std=c11 -g -O1 \
+	    -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_SRCS) \
+	    $(NANOPB_LIBS)
+
+.PHONY: all lib programs tests check _check run _run deps install uninstall \
+	clean proto fuzz
+all: lib programs
+lib: $(LIB_SO) $(LIB_A)
+programs: $(PROGRAMS)
+tests: $(UNIT_BIN)
+
+# `make check` and `make run` install missing packages first (make deps),
+# then build in a second make so that pkg-config sees the new packages.
+check: deps
+	$(Q)$(MAKE) --no-print-directory _check
+run: deps
+	$(Q)$(MAKE) --no-print-directory _run
+
+deps:
+	$(Q)sh tests/deps.sh
+
+_check: all $(UNIT_BIN)
+	@echo "== unit tests ($(UNIT_BIN))"
+	$(Q)CK_TIMEOUT_MULTIPLIER=$(if $(filter 1,$(SANITIZE)),4,1) $(UNIT_BIN)
+	@echo "== public header is self-contained (C99 and C++)"
+	$(Q)$(CC) -std=c99 -pedantic -Wall -Wextra -Werror -Iinclude \
+	    -fsyntax-only tests/hdr/hdr.c
+	$(Q)$(CXX) -std=c++11 -pedantic -Wall -Wextra -Werror -Iinclude \
+	    -fsyntax-only tests/hdr/hdr.cc
+	@echo "== exported symbols match $(LIB_MAP)"
+	$(Q)sh tests/lint/exports.sh $(LIB_SO) $(LIB_MAP)
+	@echo "== layering"
+	$(Q)sh tests/lint/layers.sh
+	@echo "== man pages (groff -ww)"
+	$(Q)sh tests/lint/man.sh
+	@echo "== generated protocol code is current"
+	$(Q)sh tests/lint/proto.sh $(NANOPB_GEN) $(BUILD)
+	@echo "== irisd"
+	$(Q)sh tests/system/irisd_smoke.sh $(BUILD)
+	@echo "== install into a staging tree, build against it with pkg-config"
+	$(Q)MAKE="$(MAKE)" SANITIZE=$(SANITIZE) sh tests/system/install.sh $(BUILD) "$(SANFLAGS)"
+ifneq ($(SANITIZE),1)
+	@echo "== fuzz the frame decoder for $(FUZZ_TIME) s"
+	$(Q)$(MAKE) --no-print-directory fuzz
+endif
+	@echo "== all checks passed"
+
+_run: all
+	$(Q)mkdir -p data
+	LD_LIBRARY_PATH=$(BUILD) ./$(IRISD) -d --data-dir ./data
+
+fuzz: $(FUZZ_BIN)
+	$(Q)sh tests/fuzz/run.sh $(FUZZ_BIN) $(FUZZ_TIME)
+
+proto:
+	$(NANOPB_GEN) --error-on-unmatched -D proto -I proto proto/iris.proto
+
+# ---------------------------------------------------------------------------
+# Install
+
+MANPAGES := $(sort $(wildcard man/*.[1-8]))
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
+	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(SBINDIR)
+	$(INSTALL) -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libiris.so.$(ABI) $(DESTDIR)$(LIBDIR)/libiris.so
+	$(INSTALL) -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	$(INSTALL) -m 0644 include/iris.h $(DESTDIR)$(INCLUDEDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    pkgconfig/libiris.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/libiris.pc
+	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/libiris.pc
+	$(INSTALL) -m 0755 $(IRISD) $(DESTDIR)$(SBINDIR)/
+	sh man/install.sh install $(DESTDIR)$(MANDIR) $(MANPAGES)
+	@if [ -z "$(DESTDIR)" ] && command -v ldconfig >/dev/null 2>&1 && \
+	    [ "$$(id -u)" = 0 ]; then echo ldconfig; ldconfig; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libiris.so.$(ABI) \
+	    $(DESTDIR)$(LIBDIR)/libiris.so $(DESTDIR)$(LIBDIR)/libiris.a \
+	    $(DESTDIR)$(INCLUDEDIR)/iris.h $(DESTDIR)$(PKGCONFIGDIR)/libiris.pc \
+	    $(DESTDIR)$(SBINDIR)/irisd
+	sh man/install.sh uninstall $(DESTDIR)$(MANDIR) $(MANPAGES)
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

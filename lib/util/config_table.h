@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: ISC */
+/* The one table of configuration options, expanded wherever options are listed. */
+#ifndef IRIS_UTIL_CONFIG_TABLE_H
+#define IRIS_UTIL_CONFIG_TABLE_H
+
+#include <stdint.h>
+
+/* Sizes are binary (K = 1024); durations are stored in milliseconds. */
+#define IRIS__KIB(n)	((uint64_t)(n) << 10)
+#define IRIS__MIB(n)	((uint64_t)(n) << 20)
+#define IRIS__GIB(n)	((uint64_t)(n) << 30)
+#define IRIS__MSEC(n)	((uint64_t)(n))
+#define IRIS__SEC(n)	((uint64_t)(n) * 1000)
+#define IRIS__MINS(n)	((uint64_t)(n) * 60 * 1000)
+#define IRIS__HOURS(n)	((uint64_t)(n) * 60 * 60 * 1000)
+
+/*
+ * X(ID, name, type, default, min, max, words, check, description)
+ *
+ * type is STRING, UINT, BOOL, SIZE, DURATION, ENUM or LIST. The default
+ * is written in canonical form, the form iris_config_get() gives back
+ * (sizes with the largest exact K/M/G suffix, durations with the largest
+ * exact ms/s/m/h unit, booleans as yes/no). min and max bound UINT, SIZE
+ * and DURATION values. words lists the values of an ENUM, separated by
+ * spaces, in the order of their indexes. check names a validator (in
+ * config_value.c) for each STRING value or LIST item, or is NULL.
+ * Options are only ever appended, so that indexes stay stable.
+ */
+#define IRIS__CONFIG_TABLE(X)						\
+	X(DATA_DIR, "data_dir", STRING, "/var/lib/iris", 0, 0, NULL,	\
+	    check_nonempty,						\
+	    "Directory for the store, keys and certificates.")		\
+	X(LISTEN, "listen", LIST, "0.0.0.0:7443", 0, 0, NULL,		\
+	    check_hostport,						\
+	    "TLS listener address as HOST:PORT ([::1]:7443 for IPv6);"	\
+	    " port 0 picks a free port. Repeat for more listeners;"	\
+	    " the first one set replaces the default.")		\
+	X(NODE_ID, "node_id", UINT, "0", 0, 255, NULL, NULL,		\
+	    "Node part of server message ids; unique per node of a"	\
+	    " cluster.")						\
+	X(LOG_LEVEL, "log_level", ENUM, "info", 0, 0,			\
+	    "err warning notice info debug", NULL,			\
+	    "Most verbose level passed to the log callback.")		\
+	X(MAX_FRAME_BEFORE_LOGIN, "max_frame_before_login", SIZE, "4K",	\
+	    IRIS__KIB(1), IRIS__KIB(64), NULL, NULL,			\
+	    "Largest frame accepted before login.")			\
+	X(MAX_ENVELOPE, "max_envelope", SIZE, "64K",			\
+	    IRIS__KIB(1), IRIS__KIB(64), NULL, NULL,			\
+	    "Largest opaque envelope in bytes.")			\
+	X(MAX_DEVICES_PER_USER, "max_devices_per_user", UINT, "16",	\
+	    1, 64, NULL, NULL,						\
+	    "Devices one user may register.")				\
+	X(MAX_SYNC_PAGE, "max_sync_page", UINT, "256", 1, 4096, NULL,	\
+	    NULL,							\
+	    "Deliveries per sync page.")				\
+	X(INBOUND_BUDGET, "inbound_budget", SIZE, "256M",		\
+	    IRIS__MIB(1), IRIS__GIB(64), NULL, NULL,			\
+	    "Inbound bytes buffered by the whole process; past it,"	\
+	    " reads pause.")						\
+	X(FRAME_TIMEOUT, "frame_timeout", DURATION, "10s",		\
+	    IRIS__MSEC(100), IRIS__MINS(10), NULL, NULL,		\
+	    "Time to receive one frame once it has started.")		\
+	X(IDLE_TIMEOUT, "idle_timeout", DURATION, "5m",			\
+	    IRIS__SEC(1), IRIS__HOURS(24), NULL, NULL,			\
+	    "Time a connection may stay silent before it is closed.")	\
+	X(SEND_RATE, "send_rate", UINT, "5", 1, 1000000, NULL, NULL,	\
+	    "Sends per second one user may sustain.")			\
+	X(SEND_BURST, "send_burst", UINT, "20", 1, 1000000, NULL, NULL,	\
+	    "Sends one user may make at once above the rate.")		\
+	X(INBOX_CAP, "inbox_cap", UINT, "100000", 1, 100000000, NULL,	\
+	    NULL,							\
+	    "Unacknowledged messages kept per device.")
+
+#endif /* IRIS_UTIL_CONFIG_TABLE_H */

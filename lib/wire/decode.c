@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Frame decoding. nanopb decodes the static fields; the callback fields of
+ * the body being decoded are installed by the Frame's submessage callback
+ * and enforce the limits as they go, so nothing is held that the limits did
+ * not allow. Byte fields become slices of the frame buffer.
+ */
+#include <string.h>
+
+#include <pb_decode.h>
+
+#include "iris.h"
+#include "util/alloc.h"
+#include "wire/msg.h"
+
+/* The decode in progress: the message and the bounds of its buffer. */
+struct dec {
+	struct iris_wire_msg	*m;
+	const uint8_t		*base;
+	size_t			 len;
+};
+
+static bool
+refuse(struct dec *d, int wire_err, const char *detail)
+{
+	d->m->wire_err = wire_err;
+	d->m->detail = detail;
+	return false;
+}
+
+/*
+ * Takes the rest of a bytes field as a slice. nanopb hands a callback a
+ * copy on its stack for non-length-delimited wire types; a slice must point
+ * into the frame, so anything else is malformed.
+ */
+static bool
+take_slice(struct dec *d, pb_istream_t *stream, struct iris_slice *out,
+    size_t max, int too_big_err)
+{
+	const uint8_t *p = stream->state;
+
+	if (p < d->base || p > d->base + d->len ||
+	    stream->bytes_left > (size_t)(d->base + d->len - p))
+		return refuse(d, iris_v1_ErrorCode_ERR_MALFORMED,
+		    "bytes field with a wrong wire type");
+	if (stream->bytes_left > max)
+		return refuse(d, too_big_err, "field over its size limit");
+	out->ptr = p;
+	out->len = stream->bytes_left;
+	return pb_read(stream, NULL, stream->bytes_left);
+}
+
+/* Returns the next element of the body's array, growing it to the limit. */
+static void *
+next_elem(struct dec *d, void **arr, size_t *n, size_t size, size_t limit,
+    int too_many_err)
+{
+	struct iris_wire_msg *m = d->m;
+	size_t cap;
+	void *p;
+
+	if (*n >= limit) {
+		refuse(d, too_many_err, "too many items in a list");
+		return NULL;
+	}
+	if (*n == m->cap) {
+		cap = m->cap != 0 ? m->cap * 2 : 4;
+		if (cap > limit)
+			cap = limit;
+		if ((p = iris__realloc(*arr, cap * size)) == NULL) {
+			refuse(d, iris_v1_ErrorCode_ERR_OVERLOADED,
+			    "out of memory");
+			return NULL;
+		}
+		*arr = p;
+		m->cap = cap;
+	}
+	p = (char *)*arr + *n * size;
+	memset(p, 0, size);
+	(*n)++;
+	return p;
+}
+
+static bool
+dec_payload(pb_istream_t *stream, const pb_field_t *field, void **arg)
+{
+	struct dec *d = *arg;
+	struct iris_wire_msg *m = d->m;
+
+	(void)field;
+	return take_slice(d, stream, &m->envs[m->nenvs - 1].payload,
+	    m->lim->max_envelope, iris_v1_ErrorCode_ERR_ENVELOPE_TOO_LARGE);
+}
+
+static bool
+dec_envelope(pb_istream_t *stream, const pb_field_t *field, void **arg)
+{
+	struct dec *d = *arg;
+	struct iris_wire_msg *m = d->m;
+	struct iris_wire_envelope *e;
+	iris_v1_Envelope pb = iris_v1_Envelope_init_zero;
+
+	(void)field;
+	e = next_elem(d, (void **)&m->envs, &m->nenvs, sizeof(*e),
+	    m->lim->max_envelopes, iris_v1_ErrorCode_ERR_TOO_MANY_ENVELOPES);
+	if (e == NULL)
+		return false;
+	pb.payload.funcs.decode = dec_payload;
+	pb.payload.arg = d;
+	if (!pb_decode(stream, iris_v1_Envelope_fields, &pb))
+		return false;
+	if (stream->bytes_left != 0)
+		return refuse(d, iris_v1_ErrorCode_ERR_MALFORMED,
+		    "field number 0");
+	e->user = pb.recipient_user;
+	e->device = pb.recipient_device;
+	return true;
+}
+
+static bool
+dec_deliver_envelope(pb_istream_t *stream, const pb_field_t *field,
+    void **arg)
+{
+	struct dec *d = *arg;
+
+	(void)field;
+	return take_slice(d, stream, &d->m->envelope, d->m->lim->max_envelope,
+	    iris_v1_ErrorCode_ERR_ENVELOPE_TOO_LARGE);
+}
+
+static bool
+dec_item_envelope(pb_istream_t *stream, const pb_field_t *field, void **arg)
+{
+	struct dec *d = *arg;
+	struct iris_wire_msg *m = d->m;
+
+	(void)field;
+	return take_slice(d, stream, &m->items[m->nitems - 1].envelope,
+	    m->lim->max_envelope, iris_v1_ErrorCode_ERR_ENVELOPE_TOO_LARGE);
+}
+
+static bool
+dec_item(pb_istream_t *stream, const pb_field_t *field, void **arg)
+{
+	struct dec *d = *arg;
+	struct iris_wire_msg *m = d->m;
+	struct iris_wire_delivery *it;
+
+	(void)field;
+	it = next_elem(d, (void **)&m->items, &m->nitems, sizeof(*it),
+	    m->lim->max_sync_items, iris_v1_ErrorCode_ERR_FRAME_TOO_LARGE);
+	if (it == NULL)
+		return false;
+	it->pb.envelope.funcs.decode = dec_item_envelope;
+	it->pb.envelope.arg = d;
+	return pb_decode(stream, iris_v1_Deliver_fields, &it->pb);
+}
+
+static bool
+dec_list(pb_istream_t *stream, const pb_field_t *field, void **arg)
+{
+	struct dec *d = *arg;
+	struct iris_wire_msg *m = d->m;
+	iris_v1_SignedDeviceList *l;
+
+	(void)field;
+	l = next_elem(d, (void **)&m->lists, &m->nlists, sizeof(*l),
+	    m->lim->max_lists, iris_v1_ErrorCode_ERR_FRAME_TOO_LARGE);
+	if (l == NULL)
+		return false;
+	return pb_decode(stream, iris_v1_SignedDeviceList_fields, l);
+}
+
+static bool
+dec_user(pb_istream_t *stream, const pb_field_t *field, void **arg)
+{
+	struct dec *d = *arg;
+	struct iris_wire_msg *m = d->m;
+	struct iris_slice *u;
+
+	(void)field;
+	u = next_elem(d, (void **)&m->users, &m->nusers, sizeof(*u),
+	    m->lim->max_contacts, iris_v1_ErrorCode_ERR_FRAME_TOO_LARGE);
+	if (u == NULL)
+		return false;
+	return take_slice(d, stream, u, IRIS_USER_MAX,
+	    iris_v1_ErrorCode_ERR_BAD_REQUEST);
+}
+
+static void
+drop_arrays(struct iris_wire_msg *m)
+{
+	iris__free(m->envs);
+	iris__free(m->items);
+	iris__free(m->lists);
+	iris__free(m->users);
+	m->envs = NULL;
+	m->items = NULL;
+	m->lists = NULL;
+	m->users = NULL;
+	m->nenvs = m->nitems = m->nlists = m->nusers = 0;
+	m->envelope.ptr = NULL;
+	m->envelope.len = 0;
+	m->cap = 0;
+}
+
+/* Called by nanopb before each body is decoded: install its callbacks. */
+static bool
+dec_body(pb_istream_t *stream, const pb_field_t *field, void **arg)
+{
+	struct dec *d = *arg;
+	struct iris_wire_msg *m = d->m;
+	pb_callback_t *cb = NULL;
+
+	(void)stream;
+	/* A second body in one frame replaces the first (last one wins). */
+	drop_arrays(m);
+	switch (field->tag) {
+	case iris_v1_Frame_send_tag:
+		cb = &((iris_v1_Send *)field->pData)->envelopes;
+		cb->funcs.decode = dec_envelope;
+		break;
+	case iris_v1_Frame_deliver_tag:
+		cb = &((iris_v1_Deliver *)field->pData)->envelope;
+		cb->funcs.decode = dec_deliver_envelope;
+		break;
+	case iris_v1_Frame_sync_page_tag:
+		cb = &((iris_v1_SyncPage *)field->pData)->items;
+		cb->funcs.decode = dec_item;
+		break;
+	case iris_v1_Frame_error_tag:
+		cb = &((iris_v1_Error *)field->pData)->device_lists;
+		cb->funcs.decode = dec_list;
+		break;
+	case iris_v1_Frame_device_lists_tag:
+		cb = &((iris_v1_DeviceLists *)field->pData)->lists;
+		cb->funcs.decode = dec_list;
+		break;
+	case iris_v1_Frame_contacts_tag:
+		cb = &((iris_v1_Contacts *)field->pData)->users;
+		cb->funcs.decode = dec_user;
+		break;
+	default:
+		break;
+	}
+	if (cb != NULL)
+		cb->arg = d;
+	return true;
+}
+
+void
+iris__wire_msg_init(struct iris_wire_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+}
+
+void
+iris__wire_msg_reset(struct iris_wire_msg *m)
+{
+	drop_arrays(m);
+	memset(m, 0, sizeof(*m));
+}
+
+int
+iris__wire_decode(struct iris_wire_msg *m, const uint8_t *buf, size_t len,
+    const struct iris_wire_limits *lim)
+{
+	struct dec d = { m, buf, len };
+	pb_istream_t stream;
+
+	iris__wire_msg_reset(m);
+	m->lim = lim;
+	m->f.cb_body.funcs.decode = dec_body;
+	m->f.cb_body.arg = &d;
+	stream = pb_istream_from_buffer(buf, len);
+	if (pb_decode(&stream, iris_v1_Frame_fields, &m->f)) {
+		m->f.cb_body.arg = NULL;
+		/* nanopb ends a message at a zero tag; protobuf forbids it. */
+		if (stream.bytes_left == 0)
+			return IRIS_OK;
+		m->wire_err = iris_v1_ErrorCode_ERR_MALFORMED;
+		m->detail = "field number 0";
+		return IRIS_EPROTO;
+	}
+	m->f.cb_body.arg = NULL;
+	switch (m->wire_err) {
+	case iris_v1_ErrorCode_ERR_NONE:
+		m->wire_err = iris_v1_ErrorCode_ERR_MALFORMED;
+		m->detail = PB_GET_ERROR(&stream);
+		return IRIS_EPROTO;
+	case iris_v1_ErrorCode_ERR_MALFORMED:
+		return IRIS_EPROTO;
+	case iris_v1_ErrorCode_ERR_OVERLOADED:
+		return IRIS_ENOMEM;
+	case iris_v1_ErrorCode_ERR_BAD_REQUEST:
+		return IRIS_EPROTO;
+	default:
+		return IRIS_ETOOBIG;
+	}
+}

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: ISC */
+/* The Check suites of the unit test binary, one per lib/ module. */
+#ifndef IRIS_TESTS_SUITES_H
+#define IRIS_TESTS_SUITES_H
+
+#include <check.h>
+
+Suite	*suite_error(void);
+Suite	*suite_alloc(void);
+Suite	*suite_config(void);
+Suite	*suite_log(void);
+Suite	*suite_hlc(void);
+Suite	*suite_bucket(void);
+Suite	*suite_uuid(void);
+Suite	*suite_frame(void);
+Suite	*suite_msg(void);
+Suite	*suite_oom(void);
+
+/* Per-test timeout in seconds, scaled by CK_TIMEOUT_MULTIPLIER by Check. */
+#define IRIS_TEST_TIMEOUT	30
+
+#endif
