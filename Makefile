@@ -110,7 +110,7 @@ $(UNIT_BIN): $(UNIT_OBJS) $(LIB_A)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(UNIT_OBJS) $(LIB_A) $(LIB_LIBS) \
-	    $(CHECK_LIBS)
+	    $(CHECK_LIBS) -pthread
 
 FUZZ_BIN  := $(BUILD)/tests/fuzz_frame
 FUZZ_SRCS := tests/fuzz/fuzz_frame.c $(filter lib/util/% lib/wire/%,$(LIB_SRCS)) \
@@ -124,7 +124,7 @@ $(FUZZ_BIN): $(FUZZ_SRCS) $(wildcard lib/*/*.h) include/iris.h
 	    $(NANOPB_LIBS)
 
 .PHONY: all lib programs tests check _check run _run deps install uninstall \
-	clean proto fuzz
+	clean proto fuzz fuzz-corpus
 all: lib programs
 lib: $(LIB_SO) $(LIB_A)
 programs: $(PROGRAMS)
@@ -154,6 +154,7 @@ _check: all $(UNIT_BIN)
 	$(Q)sh tests/lint/layers.sh
 	@echo "== man pages (groff -ww)"
 	$(Q)sh tests/lint/man.sh
+	$(Q)sh tests/lint/confdoc.sh $(BUILD)
 	@echo "== generated protocol code is current"
 	$(Q)sh tests/lint/proto.sh $(NANOPB_GEN) $(BUILD)
 	@echo "== irisd"
@@ -172,6 +173,14 @@ _run: all
 
 fuzz: $(FUZZ_BIN)
 	$(Q)sh tests/fuzz/run.sh $(FUZZ_BIN) $(FUZZ_TIME)
+
+# Regenerates the seed corpus from the sample frames of every body.
+fuzz-corpus: $(LIB_A)
+	$(Q)$(CC) $(LIB_CPPFLAGS) -Itests/unit $(ALL_CFLAGS) \
+	    -Wno-missing-prototypes -o $(BUILD)/tests/mkcorpus \
+	    tests/fuzz/mkcorpus.c tests/unit/samples.c $(LIB_A) $(LIB_LIBS)
+	$(Q)rm -f tests/fuzz/corpus/*.bin
+	$(Q)$(BUILD)/tests/mkcorpus tests/fuzz/corpus
 
 proto:
 	$(NANOPB_GEN) --error-on-unmatched -D proto -I proto proto/iris.proto

@@ -42,6 +42,12 @@ PB_BIND(iris_v1_LoggedIn, iris_v1_LoggedIn, AUTO)
 PB_BIND(iris_v1_Logout, iris_v1_Logout, AUTO)
 
 
+PB_BIND(iris_v1_LinkTokenCreate, iris_v1_LinkTokenCreate, AUTO)
+
+
+PB_BIND(iris_v1_LinkToken, iris_v1_LinkToken, AUTO)
+
+
 PB_BIND(iris_v1_Device, iris_v1_Device, AUTO)
 
 

@@ -139,14 +139,16 @@ typedef struct _iris_v1_Register {
 typedef struct _iris_v1_Registered {
     uint32_t device_id;
     bool primary;
+    pb_byte_t challenge[32]; /* a fresh challenge for a Login [32] */
 } iris_v1_Registered;
 
 typedef PB_BYTES_ARRAY_T(64) iris_v1_Login_user_t;
 typedef PB_BYTES_ARRAY_T(192) iris_v1_Login_resume_token_t;
 /* Logs in with either a signature or a resume token (never both).
  The signature is Ed25519 by the device identity key over
- "IRIS-LOGIN-v1" || server_id || challenge || channel binding, where the
- binding is the 32-byte TLS exporter value "EXPORTER-iris-login-v1". */
+ "IRIS-LOGIN-v1" || server_id || challenge || channel binding ||
+ u8 len(user) || user || u32be device_id, where the binding is the
+ 32-byte TLS exporter value "EXPORTER-iris-login-v1". */
 typedef struct _iris_v1_Login {
     iris_v1_Login_user_t user; /* [max 64] */
     uint32_t device_id;
@@ -165,6 +167,18 @@ typedef struct _iris_v1_LoggedIn {
 typedef struct _iris_v1_Logout {
     bool revoke_token; /* also revoke the session token */
 } iris_v1_Logout;
+
+/* Asks for a single-use token with which a further device of the user
+ registers (Register.link_token). Primary device only. */
+typedef struct _iris_v1_LinkTokenCreate {
+    char dummy_field;
+} iris_v1_LinkTokenCreate;
+
+typedef PB_BYTES_ARRAY_T(64) iris_v1_LinkToken_token_t;
+typedef struct _iris_v1_LinkToken {
+    iris_v1_LinkToken_token_t token; /* [max 64] */
+    uint64_t expires_ms;
+} iris_v1_LinkToken;
 
 typedef struct _iris_v1_Device {
     uint32_t device_id;
@@ -382,6 +396,8 @@ typedef struct _iris_v1_Frame {
         iris_v1_Login login;
         iris_v1_LoggedIn logged_in;
         iris_v1_Logout logout;
+        iris_v1_LinkTokenCreate link_token_create;
+        iris_v1_LinkToken link_token;
         iris_v1_DeviceListGet device_list_get;
         iris_v1_DeviceLists device_lists;
         iris_v1_DeviceListPut device_list_put;
@@ -452,6 +468,8 @@ const char *iris_v1_MsgClass_name(iris_v1_MsgClass v);
 
 
 
+
+
 #define iris_v1_Send_class_ENUMTYPE iris_v1_MsgClass
 
 
@@ -481,10 +499,12 @@ const char *iris_v1_MsgClass_name(iris_v1_MsgClass v);
 #define iris_v1_Pong_init_default                {{0, {0}}}
 #define iris_v1_Done_init_default                {0}
 #define iris_v1_Register_init_default            {{0, {0}}, {0}, {0}, "", {0, {0}}, ""}
-#define iris_v1_Registered_init_default          {0, 0}
+#define iris_v1_Registered_init_default          {0, 0, {0}}
 #define iris_v1_Login_init_default               {{0, {0}}, 0, {0}, {0, {0}}}
 #define iris_v1_LoggedIn_init_default            {{0, {0}}, 0, 0, 0}
 #define iris_v1_Logout_init_default              {0}
+#define iris_v1_LinkTokenCreate_init_default     {0}
+#define iris_v1_LinkToken_init_default           {{0, {0}}, 0}
 #define iris_v1_Device_init_default              {0, {0}, 0}
 #define iris_v1_DeviceList_init_default          {{0, {0}}, 0, 0, {iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default, iris_v1_Device_init_default}}
 #define iris_v1_SignedDeviceList_init_default    {{0, {0}}, {0}}
@@ -523,10 +543,12 @@ const char *iris_v1_MsgClass_name(iris_v1_MsgClass v);
 #define iris_v1_Pong_init_zero                   {{0, {0}}}
 #define iris_v1_Done_init_zero                   {0}
 #define iris_v1_Register_init_zero               {{0, {0}}, {0}, {0}, "", {0, {0}}, ""}
-#define iris_v1_Registered_init_zero             {0, 0}
+#define iris_v1_Registered_init_zero             {0, 0, {0}}
 #define iris_v1_Login_init_zero                  {{0, {0}}, 0, {0}, {0, {0}}}
 #define iris_v1_LoggedIn_init_zero               {{0, {0}}, 0, 0, 0}
 #define iris_v1_Logout_init_zero                 {0}
+#define iris_v1_LinkTokenCreate_init_zero        {0}
+#define iris_v1_LinkToken_init_zero              {{0, {0}}, 0}
 #define iris_v1_Device_init_zero                 {0, {0}, 0}
 #define iris_v1_DeviceList_init_zero             {{0, {0}}, 0, 0, {iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero, iris_v1_Device_init_zero}}
 #define iris_v1_SignedDeviceList_init_zero       {{0, {0}}, {0}}
@@ -592,6 +614,7 @@ const char *iris_v1_MsgClass_name(iris_v1_MsgClass v);
 #define iris_v1_Register_device_name_tag         6
 #define iris_v1_Registered_device_id_tag         1
 #define iris_v1_Registered_primary_tag           2
+#define iris_v1_Registered_challenge_tag         3
 #define iris_v1_Login_user_tag                   1
 #define iris_v1_Login_device_id_tag              2
 #define iris_v1_Login_signature_tag              3
@@ -601,6 +624,8 @@ const char *iris_v1_MsgClass_name(iris_v1_MsgClass v);
 #define iris_v1_LoggedIn_acked_seq_tag           3
 #define iris_v1_LoggedIn_head_seq_tag            4
 #define iris_v1_Logout_revoke_token_tag          1
+#define iris_v1_LinkToken_token_tag              1
+#define iris_v1_LinkToken_expires_ms_tag         2
 #define iris_v1_Device_device_id_tag             1
 #define iris_v1_Device_identity_key_tag          2
 #define iris_v1_Device_added_ms_tag              3
@@ -685,6 +710,8 @@ const char *iris_v1_MsgClass_name(iris_v1_MsgClass v);
 #define iris_v1_Frame_login_tag                  22
 #define iris_v1_Frame_logged_in_tag              23
 #define iris_v1_Frame_logout_tag                 24
+#define iris_v1_Frame_link_token_create_tag      25
+#define iris_v1_Frame_link_token_tag             26
 #define iris_v1_Frame_device_list_get_tag        30
 #define iris_v1_Frame_device_lists_tag           31
 #define iris_v1_Frame_device_list_put_tag        32
@@ -775,7 +802,8 @@ X(a, STATIC,   SINGULAR, STRING,   device_name,       6)
 
 #define iris_v1_Registered_FIELDLIST(X, a) \
 X(a, STATIC,   SINGULAR, UINT32,   device_id,         1) \
-X(a, STATIC,   SINGULAR, BOOL,     primary,           2)
+X(a, STATIC,   SINGULAR, BOOL,     primary,           2) \
+X(a, STATIC,   SINGULAR, FIXED_LENGTH_BYTES, challenge,         3)
 #define iris_v1_Registered_CALLBACK NULL
 #define iris_v1_Registered_DEFAULT NULL
 
@@ -799,6 +827,17 @@ X(a, STATIC,   SINGULAR, UINT64,   head_seq,          4)
 X(a, STATIC,   SINGULAR, BOOL,     revoke_token,      1)
 #define iris_v1_Logout_CALLBACK NULL
 #define iris_v1_Logout_DEFAULT NULL
+
+#define iris_v1_LinkTokenCreate_FIELDLIST(X, a) \
+
+#define iris_v1_LinkTokenCreate_CALLBACK NULL
+#define iris_v1_LinkTokenCreate_DEFAULT NULL
+
+#define iris_v1_LinkToken_FIELDLIST(X, a) \
+X(a, STATIC,   SINGULAR, BYTES,    token,             1) \
+X(a, STATIC,   SINGULAR, UINT64,   expires_ms,        2)
+#define iris_v1_LinkToken_CALLBACK NULL
+#define iris_v1_LinkToken_DEFAULT NULL
 
 #define iris_v1_Device_FIELDLIST(X, a) \
 X(a, STATIC,   SINGULAR, UINT32,   device_id,         1) \
@@ -1015,6 +1054,8 @@ X(a, STATIC,   ONEOF,    MSG_W_CB, (body,registered,body.registered),  21) \
 X(a, STATIC,   ONEOF,    MSG_W_CB, (body,login,body.login),  22) \
 X(a, STATIC,   ONEOF,    MSG_W_CB, (body,logged_in,body.logged_in),  23) \
 X(a, STATIC,   ONEOF,    MSG_W_CB, (body,logout,body.logout),  24) \
+X(a, STATIC,   ONEOF,    MSG_W_CB, (body,link_token_create,body.link_token_create),  25) \
+X(a, STATIC,   ONEOF,    MSG_W_CB, (body,link_token,body.link_token),  26) \
 X(a, STATIC,   ONEOF,    MSG_W_CB, (body,device_list_get,body.device_list_get),  30) \
 X(a, STATIC,   ONEOF,    MSG_W_CB, (body,device_lists,body.device_lists),  31) \
 X(a, STATIC,   ONEOF,    MSG_W_CB, (body,device_list_put,body.device_list_put),  32) \
@@ -1048,6 +1089,8 @@ X(a, STATIC,   ONEOF,    MSG_W_CB, (body,contacts_edit,body.contacts_edit),  66)
 #define iris_v1_Frame_body_login_MSGTYPE iris_v1_Login
 #define iris_v1_Frame_body_logged_in_MSGTYPE iris_v1_LoggedIn
 #define iris_v1_Frame_body_logout_MSGTYPE iris_v1_Logout
+#define iris_v1_Frame_body_link_token_create_MSGTYPE iris_v1_LinkTokenCreate
+#define iris_v1_Frame_body_link_token_MSGTYPE iris_v1_LinkToken
 #define iris_v1_Frame_body_device_list_get_MSGTYPE iris_v1_DeviceListGet
 #define iris_v1_Frame_body_device_lists_MSGTYPE iris_v1_DeviceLists
 #define iris_v1_Frame_body_device_list_put_MSGTYPE iris_v1_DeviceListPut
@@ -1081,6 +1124,8 @@ extern const pb_msgdesc_t iris_v1_Registered_msg;
 extern const pb_msgdesc_t iris_v1_Login_msg;
 extern const pb_msgdesc_t iris_v1_LoggedIn_msg;
 extern const pb_msgdesc_t iris_v1_Logout_msg;
+extern const pb_msgdesc_t iris_v1_LinkTokenCreate_msg;
+extern const pb_msgdesc_t iris_v1_LinkToken_msg;
 extern const pb_msgdesc_t iris_v1_Device_msg;
 extern const pb_msgdesc_t iris_v1_DeviceList_msg;
 extern const pb_msgdesc_t iris_v1_SignedDeviceList_msg;
@@ -1125,6 +1170,8 @@ extern const pb_msgdesc_t iris_v1_Frame_msg;
 #define iris_v1_Login_fields &iris_v1_Login_msg
 #define iris_v1_LoggedIn_fields &iris_v1_LoggedIn_msg
 #define iris_v1_Logout_fields &iris_v1_Logout_msg
+#define iris_v1_LinkTokenCreate_fields &iris_v1_LinkTokenCreate_msg
+#define iris_v1_LinkToken_fields &iris_v1_LinkToken_msg
 #define iris_v1_Device_fields &iris_v1_Device_msg
 #define iris_v1_DeviceList_fields &iris_v1_DeviceList_msg
 #define iris_v1_SignedDeviceList_fields &iris_v1_SignedDeviceList_msg
@@ -1180,6 +1227,8 @@ extern const pb_msgdesc_t iris_v1_Frame_msg;
 #define iris_v1_KeyBundle_size                   201
 #define iris_v1_KeyBundles_size                  17224
 #define iris_v1_Limits_size                      60
+#define iris_v1_LinkTokenCreate_size             0
+#define iris_v1_LinkToken_size                   77
 #define iris_v1_LoggedIn_size                    228
 #define iris_v1_Login_size                       333
 #define iris_v1_Logout_size                      2
@@ -1193,7 +1242,7 @@ extern const pb_msgdesc_t iris_v1_Frame_msg;
 #define iris_v1_PresenceUpdate_size              5312
 #define iris_v1_Presence_size                    81
 #define iris_v1_Register_size                    362
-#define iris_v1_Registered_size                  8
+#define iris_v1_Registered_size                  42
 #define iris_v1_SendAck_size                     28
 #define iris_v1_ServerHello_size                 659
 #define iris_v1_SignedDeviceList_size            4165

@@ -82,6 +82,7 @@ main(int argc, char *argv[])
 			printf("irisd %s (libiris %s, protocol %d)\n",
 			    IRIS_VERSION_STRING, iris_version_string(),
 			    IRIS_PROTOCOL_VERSION);
+			free(listen);
 			return 0;
 		case 'v':
 			verbose++;

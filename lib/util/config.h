@@ -10,6 +10,12 @@
 #include "util/config_table.h"
 #include "util/log.h"
 
+/*
+ * A config is used by one thread at a time; objects made from one keep
+ * their own copy (iris__config_dup()), so the embedder may change or
+ * free it afterwards.
+ */
+
 /* Option ids, in table order: IRIS__OPT_DATA_DIR, IRIS__OPT_LISTEN, ... */
 enum iris__opt {
 #define IRIS__OPT_ENUM(id, ...)	IRIS__OPT_##id,

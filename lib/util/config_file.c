@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: ISC */
-/* Reads a configuration file of `name value' lines into a config, all or nothing. */
+/* Reads a file of `name value' lines into a config, all or nothing. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -185,7 +185,7 @@ load(struct iris_config *cfg, const char *path, struct reader *rd)
 {
 	char line[LINE_MAX_BYTES + 1], why[IRIS__CONFIG_WHY_MAX], q[80];
 	char prev[IRIS__CONFIG_ERR_MAX];
-	char *name, *value;
+	char *name, *value = NULL;
 	unsigned lineno;
 	int rc;
 

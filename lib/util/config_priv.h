@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: ISC */
-/* What config.c, config_value.c and config_file.c share, and nothing else sees. */
+/* What the config*.c files share, and no other file sees. */
 #ifndef IRIS_UTIL_CONFIG_PRIV_H
 #define IRIS_UTIL_CONFIG_PRIV_H
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: ISC */
-/* The one table of configuration options, expanded wherever options are listed. */
+/* The one table of configuration options, expanded where needed. */
 #ifndef IRIS_UTIL_CONFIG_TABLE_H
 #define IRIS_UTIL_CONFIG_TABLE_H
 
@@ -22,7 +22,8 @@
  * (sizes with the largest exact K/M/G suffix, durations with the largest
  * exact ms/s/m/h unit, booleans as yes/no). min and max bound UINT, SIZE
  * and DURATION values. words lists the values of an ENUM, separated by
- * spaces, in the order of their indexes. check names a validator (in
+ * spaces, in the order of their indexes; ENUM and BOOL words and size
+ * suffixes match in any case. check names a validator (in
  * config_value.c) for each STRING value or LIST item, or is NULL.
  * Options are only ever appended, so that indexes stay stable.
  */

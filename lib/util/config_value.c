@@ -178,21 +178,35 @@ format_bound(const struct iris__copt *opt, uint64_t v, char *buf, size_t len)
 	}
 }
 
+/* The length of the index-th space-separated word, which starts at *w. */
+static size_t
+word_at(const char *words, uint64_t index, const char **w)
+{
+	const char *p = words, *end;
+
+	for (;; index--) {
+		while (*p == ' ')
+			p++;
+		for (end = p; *end != '\0' && *end != ' '; end++)
+			;
+		if (index == 0 || end == p) {
+			*w = p;
+			return (size_t)(end - p);
+		}
+		p = end;
+	}
+}
+
 /* The index of value among the space-separated words, or -1. */
 static int
 find_word(const char *words, const char *value)
 {
-	const char *w, *end;
+	const char *w;
 	size_t n;
 	int i;
 
-	for (w = words, i = 0; *w != '\0'; w = end, i++) {
-		while (*w == ' ')
-			w++;
-		for (end = w; *end != '\0' && *end != ' '; end++)
-			;
-		n = (size_t)(end - w);
-		if (n > 0 && strlen(value) == n && strncasecmp(w, value, n) == 0)
+	for (i = 0; (n = word_at(words, (uint64_t)i, &w)) > 0; i++) {
+		if (strlen(value) == n && strncasecmp(w, value, n) == 0)
 			return i;
 	}
 	return -1;
@@ -346,35 +360,11 @@ iris__config_parse(const struct iris__copt *opt, const char *value,
 	}
 }
 
-/* Copies the index-th space-separated word of words into buf. */
-static int
-format_word(const char *words, uint64_t index, char *buf, size_t len)
-{
-	const char *w, *end;
-	uint64_t i;
-	size_t n;
-
-	for (w = words, i = 0; *w != '\0'; w = end, i++) {
-		while (*w == ' ')
-			w++;
-		for (end = w; *end != '\0' && *end != ' '; end++)
-			;
-		if (i == index) {
-			n = (size_t)(end - w);
-			if (n >= len)
-				return IRIS_ETOOBIG;
-			memcpy(buf, w, n);
-			buf[n] = '\0';
-			return IRIS_OK;
-		}
-	}
-	return IRIS_ECONFIG;
-}
-
 int
 iris__config_format(const struct iris__copt *opt, const struct iris__cval *v,
     char *buf, size_t len)
 {
+	const char *w;
 	char num[32];
 	size_t i, n, off;
 
@@ -402,8 +392,8 @@ iris__config_format(const struct iris__copt *opt, const struct iris__cval *v,
 		snprintf(num, sizeof(num), "%s", v->u ? "yes" : "no");
 		break;
 	case IRIS__CT_ENUM:
-		if (format_word(opt->words, v->u, num, sizeof(num)) != IRIS_OK)
-			goto toobig;
+		n = word_at(opt->words, v->u, &w);
+		snprintf(num, sizeof(num), "%.*s", (int)n, w);
 		break;
 	case IRIS__CT_SIZE:
 		format_unit(num, sizeof(num), v->u, size_units,

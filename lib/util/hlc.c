@@ -6,8 +6,6 @@
 #include "iris.h"
 #include "util/hlc.h"
 
-#define COUNTER_ONE	(UINT64_C(1) << 8)
-
 static uint64_t
 realtime_ms(void *arg)
 {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: ISC */
-/* The logging hook: formats one line and hands it to the embedder's callback. */
+/* The logging hook: formats one line for the embedder's callback. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "iris.h"
+#include "util/config.h"
 #include "util/uuid.h"
 #include "wire/msg.h"
 
@@ -28,6 +29,19 @@ iris__wire_limits_max(struct iris_wire_limits *lim)
 	lim->max_sync_items = IRIS_SYNC_PAGE_MAX;
 	lim->max_lists = IRIS_LISTS_MAX;
 	lim->max_contacts = IRIS_CONTACTS_MAX;
+}
+
+void
+iris__wire_limits_config(struct iris_wire_limits *lim,
+    const struct iris_config *cfg)
+{
+	iris__wire_limits_default(lim);
+	lim->max_envelope = (uint32_t)iris__config_uint(cfg,
+	    IRIS__OPT_MAX_ENVELOPE);
+	lim->max_envelopes = 2 * (uint32_t)iris__config_uint(cfg,
+	    IRIS__OPT_MAX_DEVICES_PER_USER) - 1;
+	lim->max_sync_items = (uint32_t)iris__config_uint(cfg,
+	    IRIS__OPT_MAX_SYNC_PAGE);
 }
 
 uint32_t
@@ -72,9 +86,10 @@ static int
 forbidden(uint32_t c)
 {
 	return c < 0x21 || (c >= 0x7f && c <= 0xa0) || c == 0xad ||
-	    c == 0x1680 || (c >= 0x2000 && c <= 0x200f) ||
-	    (c >= 0x2028 && c <= 0x202f) || (c >= 0x205f && c <= 0x206f) ||
-	    c == 0x3000 || c == 0xfeff;
+	    c == 0x061c || c == 0x1680 || c == 0x180e ||
+	    (c >= 0x2000 && c <= 0x200f) || (c >= 0x2028 && c <= 0x202f) ||
+	    (c >= 0x205f && c <= 0x206f) || c == 0x3000 || c == 0xfeff ||
+	    (c >= 0xfff9 && c <= 0xfffb) || (c >= 0xe0000 && c <= 0xe007f);
 }
 
 int
@@ -126,8 +141,11 @@ static int
 check_deliver(struct iris_wire_msg *m, const iris_v1_Deliver *d, size_t len)
 {
 	if (d->has_receipt) {
+		/* Receipts are stored in the sender's inbox: they have a seq. */
 		if (!USER_OK(d->receipt.user))
 			return bad(m, "deliver.receipt.user");
+		if (d->seq == 0)
+			return bad(m, "deliver.seq");
 		return IRIS_OK;
 	}
 	if (!USER_OK(d->sender_user))
@@ -329,7 +347,8 @@ static const struct {
 } bodies[] = {
 	BODY(client_hello), BODY(server_hello), BODY(error), BODY(ping),
 	BODY(pong), BODY(done), BODY(register_device), BODY(registered),
-	BODY(login), BODY(logged_in), BODY(logout), BODY(device_list_get),
+	BODY(login), BODY(logged_in), BODY(logout), BODY(link_token_create),
+	BODY(link_token), BODY(device_list_get),
 	BODY(device_lists), BODY(device_list_put), BODY(key_bundle_upload),
 	BODY(key_bundle_fetch), BODY(key_bundles), BODY(prekey_low),
 	BODY(send), BODY(send_ack), BODY(deliver), BODY(ack),

@@ -73,6 +73,11 @@ struct iris_wire_msg {
 /* The protocol's default limits (DESIGN.md §5) and its ceilings. */
 void	 iris__wire_limits_default(struct iris_wire_limits *lim);
 void	 iris__wire_limits_max(struct iris_wire_limits *lim);
+/* The limits a server's config sets (max_envelope, max_devices_per_user,
+ * max_sync_page); the rest stay at the protocol's values. */
+struct iris_config;
+void	 iris__wire_limits_config(struct iris_wire_limits *lim,
+	    const struct iris_config *cfg);
 /* Largest frame payload the limits allow after login. */
 uint32_t iris__wire_max_frame(const struct iris_wire_limits *lim);
 

@@ -382,6 +382,8 @@ START_TEST(test_msg_userid_rules)
 		{ "a\x7f", 2, 0 },			/* DEL */
 		{ "a\xc2\xa0", 3, 0 },			/* NBSP */
 		{ "a\xe2\x80\x8b", 4, 0 },		/* zero width space */
+		{ "a\xd8\x9c", 3, 0 },			/* Arabic letter mark */
+		{ "a\xf3\xa0\x80\x81", 5, 0 },		/* tag character */
 		{ "\xc0\xaf", 2, 0 },			/* overlong '/' */
 		{ "\xed\xa0\x80", 3, 0 },		/* surrogate */
 		{ "\xf4\x90\x80\x80", 4, 0 },		/* above U+10FFFF */
@@ -481,6 +483,29 @@ START_TEST(test_msg_error_names)
 }
 END_TEST
 
+START_TEST(test_msg_limits_follow_config)
+{
+	struct iris_wire_limits l;
+	struct iris_config *cfg;
+
+	ck_assert_int_eq(iris_config_new(&cfg), IRIS_OK);
+	iris__wire_limits_config(&l, cfg);
+	ck_assert_uint_eq(l.max_envelope, 65536);
+	ck_assert_uint_eq(l.max_envelopes, 31);
+	ck_assert_uint_eq(iris__wire_max_frame(&l), 2u << 20);
+	ck_assert_int_eq(iris_config_set(cfg, "max_envelope", "16K"), IRIS_OK);
+	ck_assert_int_eq(iris_config_set(cfg, "max_devices_per_user", "64"),
+	    IRIS_OK);
+	ck_assert_int_eq(iris_config_set(cfg, "max_sync_page", "10"), IRIS_OK);
+	iris__wire_limits_config(&l, cfg);
+	ck_assert_uint_eq(l.max_envelope, 16384);
+	ck_assert_uint_eq(l.max_envelopes, 127);
+	ck_assert_uint_eq(l.max_sync_items, 10);
+	ck_assert_uint_eq(iris__wire_max_frame(&l), 127 * 16384 + 65536);
+	iris_config_free(cfg);
+}
+END_TEST
+
 Suite *
 suite_msg(void)
 {
@@ -502,6 +527,7 @@ suite_msg(void)
 	tcase_add_test(tc, test_msg_check_refuses_bad_fields);
 	tcase_add_test(tc, test_msg_encode_out_of_room);
 	tcase_add_test(tc, test_msg_error_names);
+	tcase_add_test(tc, test_msg_limits_follow_config);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -16,7 +16,8 @@ const pb_size_t sample_bodies[] = {
 	iris_v1_Frame_pong_tag, iris_v1_Frame_done_tag,
 	iris_v1_Frame_register_device_tag, iris_v1_Frame_registered_tag,
 	iris_v1_Frame_login_tag, iris_v1_Frame_logged_in_tag,
-	iris_v1_Frame_logout_tag, iris_v1_Frame_device_list_get_tag,
+	iris_v1_Frame_logout_tag, iris_v1_Frame_link_token_create_tag,
+	iris_v1_Frame_link_token_tag, iris_v1_Frame_device_list_get_tag,
 	iris_v1_Frame_device_lists_tag, iris_v1_Frame_device_list_put_tag,
 	iris_v1_Frame_key_bundle_upload_tag,
 	iris_v1_Frame_key_bundle_fetch_tag, iris_v1_Frame_key_bundles_tag,
@@ -199,6 +200,7 @@ body_static(iris_v1_Frame *f)
 	case iris_v1_Frame_registered_tag:
 		f->body.registered.device_id = 1;
 		f->body.registered.primary = true;
+		fill(f->body.registered.challenge, 32, 13);
 		break;
 	case iris_v1_Frame_login_tag:
 		SET_BYTES(f->body.login.user, "alice");
@@ -214,6 +216,11 @@ body_static(iris_v1_Frame *f)
 		break;
 	case iris_v1_Frame_logout_tag:
 		f->body.logout.revoke_token = true;
+		break;
+	case iris_v1_Frame_link_token_tag:
+		f->body.link_token.token.size = 32;
+		fill(f->body.link_token.token.bytes, 32, 14);
+		f->body.link_token.expires_ms = 1764000600000ULL;
 		break;
 	case iris_v1_Frame_device_list_get_tag:
 		f->body.device_list_get.users_count = 2;
