@@ -1,21 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /* Hybrid logical clock: unique, increasing 64-bit server message ids. */
 #include <stdint.h>
-#include <time.h>
 
 #include "iris.h"
+#include "util/clock.h"
 #include "util/hlc.h"
-
-static uint64_t
-realtime_ms(void *arg)
-{
-	struct timespec ts;
-
-	(void)arg;
-	if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec < 0)
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static uint64_t
 wall_ms(const struct iris_hlc *hlc)
@@ -32,7 +21,7 @@ iris__hlc_init(struct iris_hlc *hlc, uint8_t node,
 {
 	hlc->last = 0;
 	hlc->node = node;
-	hlc->now_ms = now_ms != NULL ? now_ms : realtime_ms;
+	hlc->now_ms = now_ms != NULL ? now_ms : iris__clock_realtime_ms;
 	hlc->now_arg = now_ms != NULL ? arg : NULL;
 }
 

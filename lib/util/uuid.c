@@ -6,9 +6,9 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 
 #include "iris.h"
+#include "util/clock.h"
 #include "util/uuid.h"
 
 #define MS_MAX		((UINT64_C(1) << 48) - 1)
@@ -16,24 +16,13 @@
 /* A new ms starts the sequence below half, leaving room to count up. */
 #define SEQ_START_MASK	0x07ffu
 
-static uint64_t
-realtime_ms(void *arg)
-{
-	struct timespec ts;
-
-	(void)arg;
-	if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec < 0)
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 void
 iris__uuidgen_init(struct iris_uuidgen *g, uint64_t (*now_ms)(void *arg),
     void *arg)
 {
 	g->last_ms = 0;
 	g->seq = 0;
-	g->now_ms = now_ms != NULL ? now_ms : realtime_ms;
+	g->now_ms = now_ms != NULL ? now_ms : iris__clock_realtime_ms;
 	g->now_arg = now_ms != NULL ? arg : NULL;
 }
 

@@ -325,43 +325,47 @@ START_TEST(test_msg_limits_at_the_edge)
 }
 END_TEST
 
-START_TEST(test_msg_list_limits)
+/* Encodes the sample of a body and decodes it under the test's limits. */
+static int
+sample_roundtrip_rc(pb_size_t which)
 {
 	struct iris_wire_msg m, d;
 	uint8_t *a;
 	size_t alen;
+	int rc;
 
-	/* A sync page one item over the page limit is refused. */
+	iris__wire_msg_init(&m);
+	ck_assert_int_eq(sample_frame(&m, which), 0);
+	a = sample_encode(&m, &alen);
+	ck_assert_ptr_nonnull(a);
+	iris__wire_msg_init(&d);
+	rc = decode(&d, a, alen);
+	iris__wire_msg_reset(&d);
+	free(a);
+	iris__wire_msg_reset(&m);
+	return rc;
+}
+
+START_TEST(test_msg_list_limits)
+{
+	/* Each list one item over its limit is refused (samples hold 3). */
 	lim.max_sync_items = 2;
-	iris__wire_msg_init(&m);
-	ck_assert_int_eq(sample_frame(&m, iris_v1_Frame_sync_page_tag), 0);
-	a = sample_encode(&m, &alen);
-	iris__wire_msg_init(&d);
-	ck_assert_int_eq(decode(&d, a, alen), IRIS_ETOOBIG);
-	iris__wire_msg_reset(&d);
-	free(a);
-	iris__wire_msg_reset(&m);
-
-	/* Same for device lists and contacts. */
-	lim.max_lists = 1;
-	iris__wire_msg_init(&m);
-	ck_assert_int_eq(sample_frame(&m, iris_v1_Frame_device_lists_tag), 0);
-	a = sample_encode(&m, &alen);
-	iris__wire_msg_init(&d);
-	ck_assert_int_eq(decode(&d, a, alen), IRIS_ETOOBIG);
-	iris__wire_msg_reset(&d);
-	free(a);
-	iris__wire_msg_reset(&m);
-
+	ck_assert_int_eq(sample_roundtrip_rc(iris_v1_Frame_sync_page_tag),
+	    IRIS_ETOOBIG);
+	lim.max_lists = 2;
+	ck_assert_int_eq(sample_roundtrip_rc(iris_v1_Frame_device_lists_tag),
+	    IRIS_ETOOBIG);
 	lim.max_contacts = 2;
-	iris__wire_msg_init(&m);
-	ck_assert_int_eq(sample_frame(&m, iris_v1_Frame_contacts_tag), 0);
-	a = sample_encode(&m, &alen);
-	iris__wire_msg_init(&d);
-	ck_assert_int_eq(decode(&d, a, alen), IRIS_ETOOBIG);
-	iris__wire_msg_reset(&d);
-	free(a);
-	iris__wire_msg_reset(&m);
+	ck_assert_int_eq(sample_roundtrip_rc(iris_v1_Frame_contacts_tag),
+	    IRIS_ETOOBIG);
+	/* At the limit they pass. */
+	lim.max_sync_items = lim.max_lists = lim.max_contacts = 3;
+	ck_assert_int_eq(sample_roundtrip_rc(iris_v1_Frame_sync_page_tag),
+	    IRIS_OK);
+	ck_assert_int_eq(sample_roundtrip_rc(iris_v1_Frame_device_lists_tag),
+	    IRIS_OK);
+	ck_assert_int_eq(sample_roundtrip_rc(iris_v1_Frame_contacts_tag),
+	    IRIS_OK);
 }
 END_TEST
 
