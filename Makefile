@@ -35,9 +35,11 @@ endif
 
 # Dependencies: mbedTLS and nanopb ship no .pc file on Debian 12, so they are
 # linked by name. Expanded lazily (=) so that `make deps` can run first.
-DEP_PCS      := check
+LIB_PCS      := libevent_core sqlite3
 NANOPB_LIBS  := -lprotobuf-nanopb
-LIB_LIBS     = $(NANOPB_LIBS)
+LIB_CFLAGS   = $(shell $(PKG_CONFIG) --cflags $(LIB_PCS))
+LIB_LIBS     = $(NANOPB_LIBS) $(shell $(PKG_CONFIG) --libs $(LIB_PCS)) -pthread
+EVENT_LIBS   = $(shell $(PKG_CONFIG) --libs libevent_core)
 CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
 CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check)
 
@@ -60,7 +62,8 @@ LIB_MAP  := lib/libiris.map
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(LIB_CPPFLAGS) $(CPPFLAGS) $(ALL_CFLAGS) -fPIC -c -o $@ $<
+	$(Q)$(CC) $(LIB_CPPFLAGS) $(LIB_CFLAGS) $(CPPFLAGS) $(ALL_CFLAGS) -fPIC \
+	    -c -o $@ $<
 
 $(LIB_SO): $(LIB_OBJS) $(LIB_MAP)
 	@$(if $(Q),echo "  LD      $@")
@@ -103,7 +106,7 @@ UNIT_BIN  := $(BUILD)/tests/unit
 $(BUILD)/obj/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(LIB_CPPFLAGS) -Itests/unit $(CHECK_CFLAGS) $(CPPFLAGS) \
+	$(Q)$(CC) $(LIB_CPPFLAGS) -Itests/unit $(CHECK_CFLAGS) $(LIB_CFLAGS) $(CPPFLAGS) \
 	    $(ALL_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 
 $(UNIT_BIN): $(UNIT_OBJS) $(LIB_A)

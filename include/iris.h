@@ -84,6 +84,13 @@ IRIS_API const char	*iris_strerror(int code);
 IRIS_API const char	*iris_errname(int code);
 
 /*
+ * A new UUIDv7 (RFC 9562): 48 bits of Unix milliseconds then random bits,
+ * the form of client message ids. IRIS_OK, or IRIS_EIO when the system's
+ * random source fails.
+ */
+IRIS_API int	 iris_uuid_v7(unsigned char out[16]);
+
+/*
  * Logging. The library never writes to stderr or syslog itself: it calls
  * the embedder's callback, on the loop thread, with a syslog(3) priority
  * and one line of text without a trailing newline. No secret and no

@@ -70,6 +70,27 @@
 	    "Sends one user may make at once above the rate.")		\
 	X(INBOX_CAP, "inbox_cap", UINT, "100000", 1, 100000000, NULL,	\
 	    NULL,							\
-	    "Unacknowledged messages kept per device.")
+	    "Unacknowledged messages kept per device.")		\
+	X(STORE_QUEUE, "store_queue", UINT, "65536", 16, 10000000,	\
+	    NULL, NULL,							\
+	    "Writes waiting for the store's writer thread; past it,"	\
+	    " writes are refused with a retryable error.")		\
+	X(STORE_QUEUE_BYTES, "store_queue_bytes", SIZE, "256M",		\
+	    IRIS__MIB(1), IRIS__GIB(64), NULL, NULL,			\
+	    "Bytes of envelopes waiting for the writer thread.")	\
+	X(STORE_BATCH, "store_batch", UINT, "4096", 1, 1000000, NULL,	\
+	    NULL,							\
+	    "Most writes committed together in one transaction.")	\
+	X(STORE_RETENTION, "store_retention", DURATION, "1h",		\
+	    IRIS__MSEC(0), IRIS__HOURS(24 * 365), NULL, NULL,		\
+	    "How long a message is kept after its device acked it.")	\
+	X(DEDUP_WINDOW, "dedup_window", DURATION, "7d",			\
+	    IRIS__HOURS(24 * 7), IRIS__HOURS(24 * 365), NULL, NULL,	\
+	    "How long a send is remembered so that its retries are not"	\
+	    " stored twice.")						\
+	X(STORE_WAL_MAX, "store_wal_max", SIZE, "64M", IRIS__MIB(1),	\
+	    IRIS__GIB(16), NULL, NULL,					\
+	    "Size the write-ahead log is truncated back to after a"	\
+	    " checkpoint.")
 
 #endif /* IRIS_UTIL_CONFIG_TABLE_H */

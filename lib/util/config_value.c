@@ -35,6 +35,7 @@ static const struct unit {
 	{ "M", UINT64_C(1) << 20 },
 	{ "K", UINT64_C(1) << 10 },
 }, dur_units[] = {
+	{ "d", 86400000 },
 	{ "h", 3600000 },
 	{ "m", 60000 },
 	{ "s", 1000 },

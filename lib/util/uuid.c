@@ -102,3 +102,14 @@ iris__uuid_format(char out[37], const uint8_t id[16])
 	}
 	out[o] = '\0';
 }
+
+int
+iris_uuid_v7(unsigned char out[16])
+{
+	struct iris_uuidgen gen;
+
+	if (out == NULL)
+		return IRIS_EINVAL;
+	iris__uuidgen_init(&gen, NULL, NULL);
+	return iris__uuid_v7(&gen, out);
+}

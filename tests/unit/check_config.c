@@ -241,12 +241,12 @@ START_TEST(test_numeric_bounds)
 		expect_refused(cfg, o->name, "99999999999G");
 		expect_refused(cfg, o->name, "9999999999999999h");
 		expect_refused(cfg, o->name, "1T");
-		expect_refused(cfg, o->name, "1d");
+		expect_refused(cfg, o->name, "1w");
 		expect_refused(cfg, o->name, "K");
 		expect_refused(cfg, o->name, "ms");
 		expect_refused(cfg, o->name, "4 K");
 	}
-	ck_assert_uint_eq(tested, 11);
+	ck_assert_uint_ge(tested, 11);
 	iris_config_free(cfg);
 }
 END_TEST
@@ -267,7 +267,7 @@ START_TEST(test_exact_messages)
 	expect_refused(cfg, "frame_timeout", "99ms");
 	expect_error(cfg, "frame_timeout: 99ms is below the minimum 100ms");
 	expect_refused(cfg, "idle_timeout", "25h");
-	expect_error(cfg, "idle_timeout: 25h is above the maximum 24h");
+	expect_error(cfg, "idle_timeout: 25h is above the maximum 1d");
 	expect_refused(cfg, "node_id", "256");
 	expect_error(cfg, "node_id: 256 is above the maximum 255");
 	expect_refused(cfg, "inbound_budget", "99999999999G");
@@ -330,7 +330,7 @@ START_TEST(test_durations)
 	    600000);
 	expect_set(cfg, "idle_timeout", "1h", "1h");
 	expect_set(cfg, "idle_timeout", "120m", "2h");
-	expect_set(cfg, "idle_timeout", "24h", "24h");
+	expect_set(cfg, "idle_timeout", "24h", "1d");
 	expect_set(cfg, "idle_timeout", "1s", "1s");
 	expect_refused(cfg, "frame_timeout", "601");
 	expect_refused(cfg, "frame_timeout", "0");

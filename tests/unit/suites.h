@@ -15,6 +15,8 @@ Suite	*suite_uuid(void);
 Suite	*suite_frame(void);
 Suite	*suite_msg(void);
 Suite	*suite_oom(void);
+Suite	*suite_worker(void);
+Suite	*suite_store(void);
 
 /* Per-test timeout in seconds, scaled by CK_TIMEOUT_MULTIPLIER by Check. */
 #define IRIS_TEST_TIMEOUT	30

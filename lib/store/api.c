@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The durable queue API: opening and closing a store, building sends,
+ * appending and acking through the writer thread, and the counters.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "iris.h"
+#include "store/store.h"
+#include "util/alloc.h"
+#include "util/clock.h"
+#include "util/config.h"
+#include "wire/msg.h"
+
+void
+iris__store_seterr(struct iris_store *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->err, sizeof(s->err), fmt, ap);
+	va_end(ap);
+}
+
+static void
+limits_from_config(struct iris_store *s, struct iris_worker_limits *wl)
+{
+	const struct iris_config *c = s->cfg;
+
+	s->inbox_cap = iris__config_uint(c, IRIS__OPT_INBOX_CAP);
+	s->dedup_window_ms = iris__config_uint(c, IRIS__OPT_DEDUP_WINDOW);
+	s->retention_ms = iris__config_uint(c, IRIS__OPT_STORE_RETENTION);
+	s->wal_max = iris__config_uint(c, IRIS__OPT_STORE_WAL_MAX);
+	s->max_envelope = iris__config_uint(c, IRIS__OPT_MAX_ENVELOPE);
+	s->max_envelopes = 2 * iris__config_uint(c,
+	    IRIS__OPT_MAX_DEVICES_PER_USER) - 1;
+	wl->max_jobs = iris__config_uint(c, IRIS__OPT_STORE_QUEUE);
+	wl->max_bytes = iris__config_uint(c, IRIS__OPT_STORE_QUEUE_BYTES);
+	wl->max_batch = iris__config_uint(c, IRIS__OPT_STORE_BATCH);
+	wl->tick_ms = s->opts.tick_ms;
+}
+
+/* Opens both connections and migrates; the error text goes to err. */
+static int
+open_files(struct iris_store *s)
+{
+	int rc;
+
+	if ((rc = iris__store_db_open(s, &s->wdb, 0, s->err,
+	    sizeof(s->err))) != IRIS_OK)
+		return rc;
+	if ((rc = iris__store_migrate(s, s->wdb, s->err, sizeof(s->err))) !=
+	    IRIS_OK)
+		return rc;
+	if (s->opts.max_schema > 0)
+		return IRIS_OK;		/* tests stop at an old schema */
+	if ((rc = iris__store_prepare(s->wdb, s->ws, iris__store_wsql,
+	    WS_COUNT, s->err, sizeof(s->err))) != IRIS_OK)
+		return rc;
+	if ((rc = iris__store_db_open(s, &s->rdb, 1, s->err,
+	    sizeof(s->err))) != IRIS_OK)
+		return rc;
+	return iris__store_prepare(s->rdb, s->rs, iris__store_rsql, RS_COUNT,
+	    s->err, sizeof(s->err));
+}
+
+static void
+free_unstarted(struct iris_store *s)
+{
+	iris__store_writer_close(s);
+	iris__store_finalize(s->rs, RS_COUNT);
+	sqlite3_close(s->rdb);
+	iris_config_free(s->cfg);
+	iris__free(s->path);
+	iris__free(s);
+}
+
+int
+iris__store_open_ex(struct iris_store **storep, struct event_base *base,
+    const char *path, const struct iris_config *cfg,
+    const struct iris__store_opts *opts)
+{
+	struct iris_worker_limits wl;
+	struct iris_store *s;
+	int rc;
+
+	if (storep == NULL)
+		return IRIS_EINVAL;
+	*storep = NULL;
+	if (base == NULL || path == NULL || *path == '\0')
+		return IRIS_EINVAL;
+	if ((s = iris__calloc(1, sizeof(*s))) == NULL)
+		return IRIS_ENOMEM;
+	s->base = base;
+	rc = cfg != NULL ? iris__config_dup(&s->cfg, cfg) :
+	    iris_config_new(&s->cfg);
+	if (rc != IRIS_OK || (s->path = iris__strdup(path)) == NULL) {
+		iris_config_free(s->cfg);
+		iris__free(s);
+		return IRIS_ENOMEM;
+	}
+	s->log = *iris__config_logger(s->cfg);
+	if (opts != NULL)
+		s->opts = *opts;
+	if (s->opts.now_ms == NULL)
+		s->opts.now_ms = iris__clock_realtime_ms;
+	if (s->opts.tick_ms == 0)
+		s->opts.tick_ms = 250;
+	if (s->opts.recover_ms == 0)
+		s->opts.recover_ms = 1000;
+	limits_from_config(s, &wl);
+	iris__hlc_init(&s->hlc, (uint8_t)iris__config_uint(s->cfg,
+	    IRIS__OPT_NODE_ID), s->opts.now_ms, s->opts.now_arg);
+
+	if ((rc = open_files(s)) != IRIS_OK) {
+		iris__log(&s->log, IRIS_LOG_ERR, "store %s: %s", path, s->err);
+		free_unstarted(s);
+		return rc;
+	}
+	if (s->opts.max_schema > 0) {
+		free_unstarted(s);
+		return IRIS_OK;
+	}
+	if ((rc = iris__worker_start(&s->w, base, &iris__store_worker_ops, s,
+	    &wl)) != IRIS_OK) {
+		free_unstarted(s);
+		return rc;
+	}
+	iris__log(&s->log, IRIS_LOG_INFO, "store %s: open", path);
+	*storep = s;
+	return IRIS_OK;
+}
+
+int
+iris_store_open(struct iris_store **storep, struct event_base *base,
+    const char *path, const struct iris_config *cfg)
+{
+	return iris__store_open_ex(storep, base, path, cfg, NULL);
+}
+
+void
+iris_store_close(struct iris_store *s)
+{
+	if (s == NULL)
+		return;
+	/* The thread commits what is queued; ops->release frees s. */
+	iris__worker_free(s->w);
+}
+
+const char *
+iris_store_error(const struct iris_store *s)
+{
+	return s != NULL ? s->err : "";
+}
+
+int
+iris_send_new(struct iris_send **sendp, const char *user, uint32_t device,
+    const uint8_t client_msg_id[16], int msg_class)
+{
+	struct iris_send *m;
+
+	if (sendp == NULL)
+		return IRIS_EINVAL;
+	*sendp = NULL;
+	if (user == NULL || client_msg_id == NULL || device == 0 ||
+	    !iris__wire_userid_ok((const uint8_t *)user, strlen(user)) ||
+	    msg_class < IRIS_CLASS_MESSAGE || msg_class > IRIS_CLASS_CONTROL)
+		return IRIS_EINVAL;
+	if ((m = iris__calloc(1, sizeof(*m))) == NULL)
+		return IRIS_ENOMEM;
+	m->job.ops = &iris__send_job_ops;
+	strcpy(m->user, user);
+	m->device = device;
+	memcpy(m->cmid, client_msg_id, 16);
+	m->msg_class = msg_class;
+	*sendp = m;
+	return IRIS_OK;
+}
+
+int
+iris_send_add(struct iris_send *m, const char *user, uint32_t device,
+    const void *data, size_t len)
+{
+	struct iris_target *t;
+	size_t i;
+
+	if (m == NULL || user == NULL || device == 0 || data == NULL ||
+	    len == 0 ||
+	    !iris__wire_userid_ok((const uint8_t *)user, strlen(user)))
+		return IRIS_EINVAL;
+	if (len > IRIS_ENVELOPE_MAX || m->n >= IRIS_STORE_MAX_TARGETS)
+		return IRIS_ETOOBIG;
+	for (i = 0; i < m->n; i++)
+		if (m->t[i].device == device && strcmp(m->t[i].user, user) == 0)
+			return IRIS_EEXIST;
+	if (m->n == m->cap) {
+		size_t cap = m->cap != 0 ? m->cap * 2 : 4;
+
+		if ((t = iris__realloc(m->t, cap * sizeof(*t))) == NULL)
+			return IRIS_ENOMEM;
+		m->t = t;
+		m->cap = cap;
+	}
+	t = &m->t[m->n];
+	if ((t->data = iris__memdup(data, len)) == NULL)
+		return IRIS_ENOMEM;
+	strcpy(t->user, user);
+	t->device = device;
+	t->shard = iris__store_shard(user);
+	t->len = len;
+	m->n++;
+	m->job.bytes += len + sizeof(*t);
+	return IRIS_OK;
+}
+
+void
+iris_send_free(struct iris_send *m)
+{
+	size_t i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; i < m->n; i++)
+		iris__free(m->t[i].data);
+	iris__free(m->t);
+	iris__free(m->seqs);
+	iris__free(m);
+}
+
+static int
+refuse_send(struct iris_send *m, int rc)
+{
+	iris_send_free(m);
+	return rc;
+}
+
+int
+iris_store_append(struct iris_store *s, struct iris_send *m,
+    iris_append_cb cb, void *arg)
+{
+	size_t i;
+	int rc;
+
+	if (s == NULL || m == NULL || m->n == 0)
+		return refuse_send(m, IRIS_EINVAL);
+	if (m->n > s->max_envelopes) {
+		iris__store_seterr(s, "%zu envelopes in one send; the most is "
+		    "%zu", m->n, s->max_envelopes);
+		return refuse_send(m, IRIS_ETOOBIG);
+	}
+	for (i = 0; i < m->n; i++)
+		if (m->t[i].len > s->max_envelope) {
+			iris__store_seterr(s, "an envelope of %zu bytes; the "
+			    "most is %zu", m->t[i].len, s->max_envelope);
+			return refuse_send(m, IRIS_ETOOBIG);
+		}
+	if (__atomic_load_n(&s->read_only, __ATOMIC_ACQUIRE)) {
+		iris__store_seterr(s, "store is read-only after a write error;"
+		    " it retries on its own");
+		return refuse_send(m, IRIS_ESTORE);
+	}
+	if ((m->seqs = iris__calloc(m->n, sizeof(*m->seqs))) == NULL)
+		return refuse_send(m, IRIS_ENOMEM);
+	m->store = s;
+	m->cb = cb;
+	m->arg = arg;
+	m->job.bytes += sizeof(*m);
+	if ((rc = iris__worker_submit(s->w, &m->job)) != IRIS_OK) {
+		if (rc == IRIS_EAGAIN) {
+			s->n_busy++;
+			iris__store_seterr(s, "the store's write queue is full");
+		}
+		return refuse_send(m, rc);
+	}
+	return IRIS_OK;
+}
+
+int
+iris_store_ack(struct iris_store *s, const char *user, uint32_t device,
+    uint64_t seq, iris_ack_cb cb, void *arg)
+{
+	struct iris_ack_job *a;
+	int rc;
+
+	if (s == NULL || user == NULL || device == 0 || seq > INT64_MAX ||
+	    !iris__wire_userid_ok((const uint8_t *)user, strlen(user)))
+		return IRIS_EINVAL;
+	if ((a = iris__calloc(1, sizeof(*a))) == NULL)
+		return IRIS_ENOMEM;
+	a->job.ops = &iris__ack_job_ops;
+	a->job.bytes = sizeof(*a);
+	a->store = s;
+	a->cb = cb;
+	a->arg = arg;
+	strcpy(a->user, user);
+	a->device = device;
+	a->seq = seq;
+	if ((rc = iris__worker_submit(s->w, &a->job)) != IRIS_OK) {
+		iris__free(a);
+		return rc;
+	}
+	return IRIS_OK;
+}
+
+/* Counters by name; each reads one field of the store or the worker. */
+static const char *const stat_names[] = {
+	"appends", "envelopes", "duplicates", "refused_inbox_full",
+	"refused_queue_full", "io_errors", "recoveries", "checkpoints",
+	"pruned_messages", "pruned_sends", "commits", "committed_jobs",
+	"failed_commits", "max_batch", "queued", "read_only",
+};
+
+int
+iris_store_stat(const struct iris_store *s, const char *name,
+    uint64_t *value)
+{
+	struct iris_worker_stats ws;
+	const uint64_t *f[] = {
+		&s->n_appends, &s->n_envelopes, &s->n_dups, &s->n_refused_full,
+		&s->n_busy, &s->n_io_errors, &s->n_recoveries,
+		&s->n_checkpoints, &s->n_pruned_msgs, &s->n_pruned_sends,
+	};
+	size_t i;
+
+	if (s == NULL || name == NULL || value == NULL)
+		return IRIS_EINVAL;
+	for (i = 0; i < sizeof(stat_names) / sizeof(stat_names[0]); i++)
+		if (strcmp(stat_names[i], name) == 0)
+			break;
+	if (i < sizeof(f) / sizeof(f[0])) {
+		*value = __atomic_load_n(f[i], __ATOMIC_RELAXED);
+		return IRIS_OK;
+	}
+	iris__worker_stats(s->w, &ws);
+	switch (i - sizeof(f) / sizeof(f[0])) {
+	case 0: *value = ws.batches; return IRIS_OK;
+	case 1: *value = ws.jobs; return IRIS_OK;
+	case 2: *value = ws.failed_batches; return IRIS_OK;
+	case 3: *value = ws.max_batch; return IRIS_OK;
+	case 4: *value = ws.queued; return IRIS_OK;
+	case 5:
+		*value = (uint64_t)__atomic_load_n(&s->read_only,
+		    __ATOMIC_ACQUIRE);
+		return IRIS_OK;
+	default:
+		return IRIS_ENOTFOUND;
+	}
+}
+
+const char *
+iris_store_stat_name(size_t index)
+{
+	return index < sizeof(stat_names) / sizeof(stat_names[0]) ?
+	    stat_names[index] : NULL;
+}

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * A writer thread with group commit. Jobs queued from the loop run on the
+ * thread in batches, one transaction per batch: everything queued while a
+ * commit runs goes into the next one, and one durable commit finishes the
+ * whole batch. Results cross back to the loop through an eventfd read by
+ * an ordinary event on the embedder's event_base plus a locked list (never
+ * event_active() from the thread, which loses wake-ups without libevent's
+ * global thread setup). The store and the client store both run on it.
+ */
+#ifndef IRIS_STORE_WORKER_H
+#define IRIS_STORE_WORKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct iris_worker;
+struct iris_job;
+
+struct iris_job_ops {
+	/*
+	 * Runs on the writer thread inside the batch's transaction. Sets
+	 * job->rc for a refusal that leaves the transaction usable (the
+	 * job's writes are skipped, the batch goes on); returns non-zero
+	 * when the transaction itself failed, which fails the whole batch.
+	 */
+	int	(*exec)(struct iris_job *job, void *ctx);
+	/*
+	 * Runs on the loop: report job->rc (deliver != 0) or just free the
+	 * job (deliver == 0: the owner is closing).
+	 */
+	void	(*done)(struct iris_job *job, int deliver);
+};
+
+struct iris_job {
+	struct iris_job		*next;
+	const struct iris_job_ops *ops;
+	size_t			 bytes;		/* counted against the queue cap */
+	int			 rc;
+};
+
+struct iris_worker_ops {
+	int	(*begin)(void *ctx);
+	int	(*commit)(void *ctx);		/* IRIS_OK: durable */
+	void	(*rollback)(void *ctx);
+	/* Between batches, at least every tick_ms: maintenance. */
+	void	(*tick)(void *ctx);
+	/* IRIS_OK, or the code with which a batch is refused unrun. */
+	int	(*writable)(void *ctx);
+	/* The worker is gone: the owner may free what the jobs used. */
+	void	(*release)(void *ctx);
+};
+
+struct iris_worker_limits {
+	size_t		 max_jobs;	/* queued, not yet run */
+	size_t		 max_bytes;
+	size_t		 max_batch;	/* jobs per transaction */
+	unsigned	 tick_ms;
+};
+
+int	 iris__worker_start(struct iris_worker **wp, struct event_base *base,
+	    const struct iris_worker_ops *ops, void *ctx,
+	    const struct iris_worker_limits *lim);
+/* IRIS_OK (the job's done() will run on the loop), or IRIS_EAGAIN when
+ * the queue is full and IRIS_ESHUTDOWN when stopping (the job is not
+ * taken: the caller still owns it). */
+int	 iris__worker_submit(struct iris_worker *w, struct iris_job *job);
+/*
+ * Stops the thread after it has run what is queued, drops undelivered
+ * results, and frees the worker, calling ops->release; when called from
+ * inside a done() callback, the free happens once that dispatch ends.
+ */
+void	 iris__worker_free(struct iris_worker *w);
+
+/* Counters, read on the loop. */
+struct iris_worker_stats {
+	uint64_t	 batches;	/* committed transactions */
+	uint64_t	 jobs;		/* jobs run */
+	uint64_t	 failed_batches;
+	uint64_t	 max_batch;	/* most jobs seen in one batch */
+	uint64_t	 queued;	/* jobs waiting now */
+};
+void	 iris__worker_stats(struct iris_worker *w,
+	    struct iris_worker_stats *st);
+
+#endif /* IRIS_STORE_WORKER_H */
