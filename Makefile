@@ -115,6 +115,27 @@ $(UNIT_BIN): $(UNIT_OBJS) $(LIB_A)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(UNIT_OBJS) $(LIB_A) $(LIB_LIBS) \
 	    $(CHECK_LIBS) -pthread
 
+# System tests and benchmarks: each tests/system/*.c and tests/bench/*.c is
+# one program, linked with the test helpers of tests/support/ and libiris.a.
+SUPPORT_SRCS := $(sort $(wildcard tests/support/*.c))
+SUPPORT_OBJS := $(SUPPORT_SRCS:%.c=$(BUILD)/obj/%.o)
+SYS_SRCS     := $(sort $(wildcard tests/system/*.c))
+SYS_BINS     := $(SYS_SRCS:tests/system/%.c=$(BUILD)/tests/system/%)
+BENCH_SRCS   := $(sort $(wildcard tests/bench/*.c))
+BENCH_BINS   := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/tests/bench/%)
+
+$(BUILD)/obj/tests/%.o: tests/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(LIB_CPPFLAGS) -Itests/support $(LIB_CFLAGS) $(CPPFLAGS) \
+	    $(ALL_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+
+$(BUILD)/tests/system/% $(BUILD)/tests/bench/%: $(BUILD)/obj/tests/%.o \
+    $(SUPPORT_OBJS) $(LIB_A)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(SUPPORT_OBJS) $(LIB_A) $(LIB_LIBS)
+
 FUZZ_BIN  := $(BUILD)/tests/fuzz_frame
 FUZZ_SRCS := tests/fuzz/fuzz_frame.c $(filter lib/util/% lib/wire/%,$(LIB_SRCS)) \
 	     proto/iris.pb.c
@@ -127,11 +148,11 @@ $(FUZZ_BIN): $(FUZZ_SRCS) $(wildcard lib/*/*.h) include/iris.h
 	    $(NANOPB_LIBS)
 
 .PHONY: all lib programs tests check _check run _run deps install uninstall \
-	clean proto fuzz fuzz-corpus
+	clean proto fuzz fuzz-corpus bench-store
 all: lib programs
 lib: $(LIB_SO) $(LIB_A)
 programs: $(PROGRAMS)
-tests: $(UNIT_BIN)
+tests: $(UNIT_BIN) $(SYS_BINS) $(BENCH_BINS)
 
 # `make check` and `make run` install missing packages first (make deps),
 # then build in a second make so that pkg-config sees the new packages.
@@ -143,10 +164,16 @@ run: deps
 deps:
 	$(Q)sh tests/deps.sh
 
-_check: all $(UNIT_BIN)
+_check: all tests
 	@echo "== unit tests ($(UNIT_BIN))"
 	$(Q)CK_TIMEOUT_MULTIPLIER=$(if $(filter 1,$(SANITIZE)),4,1) $(UNIT_BIN)
-	@echo "== public header is self-contained (C99 and C++)"
+	@echo "== public headers are self-contained (C99 and C++)"
+	$(Q)for h in include/*.h; do \
+	    printf '#include <%s>\n' "$${h#include/}" | $(CC) -std=c99 \
+	    -pedantic -Wall -Wextra -Werror -Iinclude -x c -fsyntax-only - && \
+	    printf '#include <%s>\n' "$${h#include/}" | $(CXX) -std=c++11 \
+	    -pedantic -Wall -Wextra -Werror -Iinclude -x c++ -fsyntax-only - \
+	    || exit 1; done
 	$(Q)$(CC) -std=c99 -pedantic -Wall -Wextra -Werror -Iinclude \
 	    -fsyntax-only tests/hdr/hdr.c
 	$(Q)$(CXX) -std=c++11 -pedantic -Wall -Wextra -Werror -Iinclude \
@@ -160,6 +187,8 @@ _check: all $(UNIT_BIN)
 	$(Q)sh tests/lint/confdoc.sh $(BUILD)
 	@echo "== generated protocol code is current"
 	$(Q)sh tests/lint/proto.sh $(NANOPB_GEN) $(BUILD)
+	@echo "== system tests"
+	$(Q)sh tests/system/run.sh $(BUILD) $(SYS_BINS)
 	@echo "== irisd"
 	$(Q)sh tests/system/irisd_smoke.sh $(BUILD)
 	@echo "== install into a staging tree, build against it with pkg-config"
@@ -173,6 +202,11 @@ endif
 _run: all
 	$(Q)mkdir -p data
 	LD_LIBRARY_PATH=$(BUILD) ./$(IRISD) -d --data-dir ./data
+
+# The store benchmark (not a test): fsync floor, one commit per append,
+# group commit; prints a table and one JSON line.
+bench-store: $(BUILD)/tests/bench/store_bench
+	$(BUILD)/tests/bench/store_bench $(BENCH_ARGS)
 
 fuzz: $(FUZZ_BIN)
 	$(Q)sh tests/fuzz/run.sh $(FUZZ_BIN) $(FUZZ_TIME)
@@ -199,7 +233,7 @@ install: all
 	$(INSTALL) -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf libiris.so.$(ABI) $(DESTDIR)$(LIBDIR)/libiris.so
 	$(INSTALL) -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
-	$(INSTALL) -m 0644 include/iris.h $(DESTDIR)$(INCLUDEDIR)/
+	$(INSTALL) -m 0644 include/*.h $(DESTDIR)$(INCLUDEDIR)/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	    pkgconfig/libiris.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/libiris.pc
@@ -212,8 +246,9 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libiris.so.$(ABI) \
 	    $(DESTDIR)$(LIBDIR)/libiris.so $(DESTDIR)$(LIBDIR)/libiris.a \
-	    $(DESTDIR)$(INCLUDEDIR)/iris.h $(DESTDIR)$(PKGCONFIGDIR)/libiris.pc \
+	    $(DESTDIR)$(PKGCONFIGDIR)/libiris.pc \
 	    $(DESTDIR)$(SBINDIR)/irisd
+	for h in include/*.h; do rm -f $(DESTDIR)$(INCLUDEDIR)/$${h#include/}; done
 	sh man/install.sh uninstall $(DESTDIR)$(MANDIR) $(MANPAGES)
 
 clean:

@@ -27,27 +27,47 @@ readelf -d "$stage/usr/lib/libiris.so.0" | grep -q 'SONAME.*libiris.so.0' || fai
 cat > "$tmp/tiny.c" <<'C'
 #include <stdio.h>
 #include <string.h>
-#include <iris.h>
-int main(void) {
+#include <event2/event.h>
+#include <iris_store.h>
+static int acked;
+static void cb(struct iris_store *s, int rc, uint64_t id, const uint64_t *seqs,
+    size_t n, int dup, void *arg) {
+	(void)s; (void)id; (void)dup; (void)arg;
+	acked = rc == IRIS_OK && n == 1 && seqs[0] == 1;
+}
+int main(int argc, char **argv) {
+	struct event_base *base = event_base_new();
 	struct iris_config *cfg;
-	if (strcmp(iris_version_string(), IRIS_VERSION_STRING) != 0) return 1;
+	struct iris_store *st;
+	struct iris_send *m;
+	unsigned char id[16];
+	if (argc != 2 || strcmp(iris_version_string(), IRIS_VERSION_STRING) != 0) return 1;
 	if (iris_config_new(&cfg) != IRIS_OK) return 2;
 	if (iris_config_set(cfg, "max_envelope", "1G") != IRIS_ECONFIG) return 3;
-	printf("tiny: %s; %s\n", iris_version_string(), iris_config_error(cfg));
+	if (iris_store_open(&st, base, argv[1], cfg) != IRIS_OK) return 4;
+	if (iris_uuid_v7(id) != IRIS_OK || iris_send_new(&m, "alice", 1, id, IRIS_CLASS_MESSAGE) != IRIS_OK ||
+	    iris_send_add(m, "bob", 1, "hi", 2) != IRIS_OK || iris_store_append(st, m, cb, NULL) != IRIS_OK) return 5;
+	while (!acked && event_base_loop(base, EVLOOP_ONCE) == 0)
+		;
+	printf("tiny: %s; %s; acked %d\n", iris_version_string(), iris_config_error(cfg), acked);
+	iris_store_close(st);
 	iris_config_free(cfg);
-	return 0;
+	event_base_free(base);
+	return acked ? 0 : 6;
 }
 C
-export PKG_CONFIG_SYSROOT_DIR="$stage" PKG_CONFIG_LIBDIR="$stage/usr/lib/pkgconfig"
-flags=$(pkg-config --cflags --libs libiris)
+# The staged .pc names /usr; the tree is under $stage, so its directories
+# come first (a sysroot would misplace libevent's and SQLite's too).
+export PKG_CONFIG_PATH="$stage/usr/lib/pkgconfig"
+flags="-I$stage/usr/include -L$stage/usr/lib $(pkg-config --cflags --libs libiris)"
 cc $sanflags -o "$tmp/tiny" "$tmp/tiny.c" $flags || fail "cannot build against the tree: $flags"
-LD_LIBRARY_PATH="$stage/usr/lib" "$tmp/tiny" | grep -q "tiny: " || fail "tiny program failed"
+LD_LIBRARY_PATH="$stage/usr/lib" "$tmp/tiny" "$tmp/a.db" | grep -q "acked 1" || fail "tiny program failed"
 ldd_out=$(LD_LIBRARY_PATH="$stage/usr/lib" ldd "$tmp/tiny")
 echo "$ldd_out" | grep -q "libiris.so.0 => $stage/usr/lib/libiris.so.0" || fail "not linked to the staged libiris"
-sflags=$(pkg-config --cflags --static --libs libiris)
+sflags="-I$stage/usr/include $(pkg-config --cflags --static --libs libiris)"
 cc $sanflags -o "$tmp/tiny-static" "$tmp/tiny.c" \
     $(echo "$sflags" | sed "s|-liris|$stage/usr/lib/libiris.a|") || fail "static link failed: $sflags"
-"$tmp/tiny-static" | grep -q "tiny: " || fail "static tiny program failed"
+"$tmp/tiny-static" "$tmp/b.db" | grep -q "acked 1" || fail "static tiny program failed"
 
 $make --no-print-directory -s uninstall DESTDIR="$stage" PREFIX=/usr BUILD="$build" SANITIZE="${SANITIZE:-0}" > "$tmp/log" 2>&1 || fail "make uninstall failed"
 left=$(find "$stage" -type f -o -type l)
