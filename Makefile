@@ -38,7 +38,9 @@ endif
 LIB_PCS      := libevent_core sqlite3
 NANOPB_LIBS  := -lprotobuf-nanopb
 LIB_CFLAGS   = $(shell $(PKG_CONFIG) --cflags $(LIB_PCS))
-LIB_LIBS     = $(NANOPB_LIBS) $(shell $(PKG_CONFIG) --libs $(LIB_PCS)) -pthread
+LIB_LIBS     = $(NANOPB_LIBS) $(shell $(PKG_CONFIG) --libs $(LIB_PCS)) \
+	       $(MBEDTLS_LIBS) -pthread
+MBEDTLS_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
 EVENT_LIBS   = $(shell $(PKG_CONFIG) --libs libevent_core)
 CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
 CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check)

@@ -17,6 +17,7 @@ Suite	*suite_msg(void);
 Suite	*suite_oom(void);
 Suite	*suite_worker(void);
 Suite	*suite_store(void);
+Suite	*suite_net(void);
 
 /* Per-test timeout in seconds, scaled by CK_TIMEOUT_MULTIPLIER by Check. */
 #define IRIS_TEST_TIMEOUT	30

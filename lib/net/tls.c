@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * TLS contexts and handshakes with mbedTLS 2.28: the versions and suites we
+ * allow, ALPN, our socket callbacks (MSG_NOSIGNAL, never SIGPIPE), ticket
+ * callbacks, and the capture of the key exporter's inputs for the login
+ * channel binding.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/platform_util.h>
+
+#include "iris.h"
+#include "net/tls.h"
+#include "util/alloc.h"
+
+/* ECDHE with AEAD only (Debian's build also enables CBC and TLS 1.0/1.1). */
+static const int suites[] = {
+	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+	MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	0
+};
+
+static const mbedtls_ecp_group_id curves[] = {
+	MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1,
+	MBEDTLS_ECP_DP_SECP384R1, MBEDTLS_ECP_DP_NONE
+};
+
+static const char *alpn[] = { IRIS_ALPN, NULL };
+
+void
+iris__tls_strerror(int rc, char *buf, size_t len)
+{
+	char tmp[128];
+
+	mbedtls_strerror(rc, tmp, sizeof(tmp));
+	snprintf(buf, len, "%s (-0x%04x)", tmp, (unsigned)-rc);
+}
+
+static int
+net_send(void *arg, const unsigned char *buf, size_t len)
+{
+	struct iris_tls *t = arg;
+	ssize_t n;
+
+	do
+		n = send(t->fd, buf, len, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n >= 0)
+		return (int)n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return MBEDTLS_ERR_SSL_WANT_WRITE;
+	return errno == EPIPE || errno == ECONNRESET ?
+	    MBEDTLS_ERR_NET_CONN_RESET : MBEDTLS_ERR_NET_SEND_FAILED;
+}
+
+static int
+net_recv(void *arg, unsigned char *buf, size_t len)
+{
+	struct iris_tls *t = arg;
+	ssize_t n;
+
+	do
+		n = recv(t->fd, buf, len, 0);
+	while (n < 0 && errno == EINTR);
+	if (n >= 0)
+		return (int)n;		/* 0: the peer closed */
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return MBEDTLS_ERR_SSL_WANT_READ;
+	return errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET :
+	    MBEDTLS_ERR_NET_RECV_FAILED;
+}
+
+/* Keeps what the RFC 5705 exporter needs, for the handshaking conn. */
+static int
+export_keys(void *arg, const unsigned char *ms, const unsigned char *kb,
+    size_t maclen, size_t keylen, size_t ivlen,
+    const unsigned char client_random[32],
+    const unsigned char server_random[32], mbedtls_tls_prf_types prf)
+{
+	struct iris_tls_ctx *ctx = arg;
+	struct iris_tls *t = ctx->handshaking;
+
+	(void)kb, (void)maclen, (void)keylen, (void)ivlen;
+	if (t == NULL)
+		return 0;
+	memcpy(t->ms, ms, sizeof(t->ms));
+	memcpy(t->randoms, client_random, 32);
+	memcpy(t->randoms + 32, server_random, 32);
+	t->prf = prf;
+	t->have_keys = 1;
+	return 0;
+}
+
+static int
+ctx_common(struct iris_tls_ctx *ctx, int server, const struct iris_logger *log)
+{
+	static const char pers[] = "libiris tls";
+	int rc;
+
+	ctx->server = server;
+	if (log != NULL)
+		ctx->log = *log;
+	mbedtls_ssl_config_init(&ctx->conf);
+	mbedtls_entropy_init(&ctx->entropy);
+	mbedtls_ctr_drbg_init(&ctx->drbg);
+	mbedtls_x509_crt_init(&ctx->cert);
+	mbedtls_pk_init(&ctx->key);
+	if ((rc = mbedtls_ctr_drbg_seed(&ctx->drbg, mbedtls_entropy_func,
+	    &ctx->entropy, (const unsigned char *)pers, sizeof(pers))) != 0 ||
+	    (rc = mbedtls_ssl_config_defaults(&ctx->conf, server ?
+	    MBEDTLS_SSL_IS_SERVER : MBEDTLS_SSL_IS_CLIENT,
+	    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT)) != 0 ||
+	    (rc = mbedtls_ssl_conf_alpn_protocols(&ctx->conf, alpn)) != 0) {
+		iris__tls_strerror(rc, ctx->err, sizeof(ctx->err));
+		return IRIS_ETLS;
+	}
+	mbedtls_ssl_conf_rng(&ctx->conf, mbedtls_ctr_drbg_random, &ctx->drbg);
+	mbedtls_ssl_conf_min_version(&ctx->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+	    MBEDTLS_SSL_MINOR_VERSION_3);
+	mbedtls_ssl_conf_ciphersuites(&ctx->conf, suites);
+	mbedtls_ssl_conf_curves(&ctx->conf, curves);
+	mbedtls_ssl_conf_extended_master_secret(&ctx->conf,
+	    MBEDTLS_SSL_EXTENDED_MS_ENABLED);
+	mbedtls_ssl_conf_renegotiation(&ctx->conf,
+	    MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+	mbedtls_ssl_conf_export_keys_ext_cb(&ctx->conf, export_keys, ctx);
+	return IRIS_OK;
+}
+
+int
+iris__tls_server_new(struct iris_tls_ctx **ctxp, const char *dir,
+    const char *cert_path, const char *key_path,
+    const struct iris_logger *log, char *err, size_t errlen)
+{
+	struct iris_tls_ctx *ctx;
+	char cpath[4096], kpath[4096], tpath[4096], hex[2 * IRIS_FP_LEN + 1];
+	int rc, made = 0;
+
+	*ctxp = NULL;
+	if ((ctx = iris__calloc(1, sizeof(*ctx))) == NULL)
+		return IRIS_ENOMEM;
+	if ((rc = ctx_common(ctx, 1, log)) != IRIS_OK)
+		goto fail;
+	if (cert_path == NULL || key_path == NULL) {
+		snprintf(cpath, sizeof(cpath), "%s/tls.crt", dir);
+		snprintf(kpath, sizeof(kpath), "%s/tls.key", dir);
+		cert_path = cpath;
+		key_path = kpath;
+		made = 1;	/* may make them */
+	}
+	if ((rc = iris__cert_load_or_make(&ctx->cert, &ctx->key, cert_path,
+	    key_path, made ? &ctx->drbg : NULL, &made, ctx->err,
+	    sizeof(ctx->err))) != IRIS_OK)
+		goto fail;
+	ctx->have_cert = 1;
+	if ((rc = mbedtls_ssl_conf_own_cert(&ctx->conf, &ctx->cert,
+	    &ctx->key)) != 0) {
+		iris__tls_strerror(rc, ctx->err, sizeof(ctx->err));
+		rc = IRIS_ETLS;
+		goto fail;
+	}
+	iris__cert_spki_sha256(&ctx->cert, ctx->fp);
+	iris__fp_hex(hex, ctx->fp);
+	iris__log(&ctx->log, made ? IRIS_LOG_NOTICE : IRIS_LOG_INFO,
+	    "%s certificate %s; key fingerprint (SHA-256 of SPKI) %s",
+	    made ? "made a self-signed" : "using", cert_path, hex);
+
+	snprintf(tpath, sizeof(tpath), "%s/tickets.key", dir);
+	if ((rc = iris__tickets_open(&ctx->tickets, tpath, &ctx->drbg,
+	    ctx->err, sizeof(ctx->err))) != IRIS_OK)
+		goto fail;
+	mbedtls_ssl_conf_session_tickets_cb(&ctx->conf, iris__ticket_write,
+	    iris__ticket_parse, ctx);
+	*ctxp = ctx;
+	return IRIS_OK;
+fail:
+	snprintf(err, errlen, "%s", ctx->err);
+	iris__tls_ctx_free(ctx);
+	return rc;
+}
+
+static int
+ct_equal(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	uint8_t d = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		d |= a[i] ^ b[i];
+	return d == 0;
+}
+
+/* Accepts a peer whose SPKI hashes to the pin, whatever signed it. */
+static int
+verify_pin(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
+{
+	struct iris_tls_ctx *ctx = arg;
+	uint8_t fp[IRIS_FP_LEN];
+
+	if (depth != 0)
+		return 0;
+	if (iris__cert_spki_sha256(crt, fp) == IRIS_OK &&
+	    ct_equal(fp, ctx->pin, IRIS_FP_LEN)) {
+		*flags = 0;
+		return 0;
+	}
+	/* Abort the handshake now, before the server thinks it is done. */
+	*flags |= MBEDTLS_X509_BADCERT_NOT_TRUSTED;
+	return MBEDTLS_ERR_X509_CERT_VERIFY_FAILED;
+}
+
+int
+iris__tls_client_new(struct iris_tls_ctx **ctxp, const uint8_t *pin,
+    const char *ca_path, const struct iris_logger *log, char *err,
+    size_t errlen)
+{
+	struct iris_tls_ctx *ctx;
+	int rc;
+
+	*ctxp = NULL;
+	if ((pin == NULL) == (ca_path == NULL))
+		return IRIS_EINVAL;
+	if ((ctx = iris__calloc(1, sizeof(*ctx))) == NULL)
+		return IRIS_ENOMEM;
+	if ((rc = ctx_common(ctx, 0, log)) != IRIS_OK)
+		goto fail;
+	mbedtls_ssl_conf_authmode(&ctx->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+	mbedtls_ssl_conf_session_tickets(&ctx->conf,
+	    MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
+	if (pin != NULL) {
+		/*
+		 * No CA: mbedTLS verifies with our callback deciding, and the
+		 * result is checked when the handshake ends.
+		 */
+		memcpy(ctx->pin, pin, IRIS_FP_LEN);
+		ctx->pinned = 1;
+		mbedtls_ssl_conf_authmode(&ctx->conf,
+		    MBEDTLS_SSL_VERIFY_OPTIONAL);
+		mbedtls_ssl_conf_verify(&ctx->conf, verify_pin, ctx);
+	} else {
+		if ((rc = mbedtls_x509_crt_parse_file(&ctx->cert,
+		    ca_path)) != 0) {
+			iris__tls_strerror(rc, ctx->err, sizeof(ctx->err));
+			rc = IRIS_ETLS;
+			goto fail;
+		}
+		ctx->have_ca = 1;
+		mbedtls_ssl_conf_ca_chain(&ctx->conf, &ctx->cert, NULL);
+	}
+	*ctxp = ctx;
+	return IRIS_OK;
+fail:
+	snprintf(err, errlen, "%s", ctx->err);
+	iris__tls_ctx_free(ctx);
+	return rc;
+}
+
+void
+iris__tls_ctx_free(struct iris_tls_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	iris__tickets_free(ctx->tickets);
+	mbedtls_ssl_config_free(&ctx->conf);
+	mbedtls_x509_crt_free(&ctx->cert);
+	mbedtls_pk_free(&ctx->key);
+	mbedtls_ctr_drbg_free(&ctx->drbg);
+	mbedtls_entropy_free(&ctx->entropy);
+	iris__free(ctx);
+}
+
+int
+iris__tls_init(struct iris_tls *t, struct iris_tls_ctx *ctx, int fd,
+    const char *hostname)
+{
+	int rc;
+
+	memset(t, 0, sizeof(*t));
+	t->ctx = ctx;
+	t->fd = fd;
+	mbedtls_ssl_init(&t->ssl);
+	if ((rc = mbedtls_ssl_setup(&t->ssl, &ctx->conf)) != 0 ||
+	    (!ctx->server && hostname != NULL &&
+	    (rc = mbedtls_ssl_set_hostname(&t->ssl, hostname)) != 0)) {
+		iris__tls_strerror(rc, ctx->err, sizeof(ctx->err));
+		mbedtls_ssl_free(&t->ssl);
+		return rc == MBEDTLS_ERR_SSL_ALLOC_FAILED ? IRIS_ENOMEM :
+		    IRIS_ETLS;
+	}
+	mbedtls_ssl_set_bio(&t->ssl, t, net_send, net_recv, NULL);
+	return IRIS_OK;
+}
+
+void
+iris__tls_clear(struct iris_tls *t)
+{
+	mbedtls_ssl_free(&t->ssl);
+	mbedtls_platform_zeroize(t->ms, sizeof(t->ms));
+	t->have_keys = 0;
+}
+
+int
+iris__tls_handshake(struct iris_tls *t, int *want_write)
+{
+	int rc;
+
+	*want_write = 0;
+	t->ctx->handshaking = t;
+	rc = mbedtls_ssl_handshake(&t->ssl);
+	t->ctx->handshaking = NULL;
+	if (rc == MBEDTLS_ERR_SSL_WANT_READ ||
+	    rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+		*want_write = rc == MBEDTLS_ERR_SSL_WANT_WRITE;
+		return IRIS_EAGAIN;
+	}
+	if (rc != 0) {
+		iris__tls_strerror(rc, t->ctx->err, sizeof(t->ctx->err));
+		return IRIS_ETLS;
+	}
+	if (!t->ctx->server && mbedtls_ssl_get_verify_result(&t->ssl) != 0) {
+		snprintf(t->ctx->err, sizeof(t->ctx->err), "the server's "
+		    "certificate does not match the pinned key");
+		return IRIS_ETLS;
+	}
+	/* RFC 5705: PRF(master secret, label, client ‖ server random). */
+	if (!t->have_keys || mbedtls_ssl_tls_prf(t->prf, t->ms,
+	    sizeof(t->ms), IRIS_BINDING_LABEL, t->randoms,
+	    sizeof(t->randoms), t->binding, sizeof(t->binding)) != 0) {
+		snprintf(t->ctx->err, sizeof(t->ctx->err),
+		    "no key material for the channel binding");
+		return IRIS_ETLS;
+	}
+	mbedtls_platform_zeroize(t->ms, sizeof(t->ms));
+	t->have_keys = 0;
+	t->done = 1;
+	return IRIS_OK;
+}
