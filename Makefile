@@ -35,7 +35,7 @@ endif
 
 # Dependencies: mbedTLS and nanopb ship no .pc file on Debian 12, so they are
 # linked by name. Expanded lazily (=) so that `make deps` can run first.
-LIB_PCS      := libevent_core sqlite3
+LIB_PCS      := libevent_core sqlite3 libsodium
 NANOPB_LIBS  := -lprotobuf-nanopb
 LIB_CFLAGS   = $(shell $(PKG_CONFIG) --cflags $(LIB_PCS))
 LIB_LIBS     = $(NANOPB_LIBS) $(shell $(PKG_CONFIG) --libs $(LIB_PCS)) \
@@ -84,7 +84,7 @@ $(LIB_A): $(LIB_OBJS)
 IRISD_SRCS := $(sort $(wildcard server/irisd*.c))
 IRISD_OBJS := $(IRISD_SRCS:%.c=$(BUILD)/obj/%.o)
 IRISD      := $(BUILD)/irisd
-PROG_LIBS   = -L$(BUILD) -liris
+PROG_LIBS   = -L$(BUILD) -liris $(EVENT_LIBS)
 
 $(BUILD)/obj/server/%.o: server/%.c
 	@mkdir -p $(@D)
@@ -132,8 +132,14 @@ $(BUILD)/obj/tests/%.o: tests/%.c
 	$(Q)$(CC) $(LIB_CPPFLAGS) -Itests/support $(LIB_CFLAGS) $(CPPFLAGS) \
 	    $(ALL_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 
-$(BUILD)/tests/system/% $(BUILD)/tests/bench/%: $(BUILD)/obj/tests/%.o \
-    $(SUPPORT_OBJS) $(LIB_A)
+$(BUILD)/tests/system/%: $(BUILD)/obj/tests/system/%.o $(SUPPORT_OBJS) \
+    $(LIB_A)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(SUPPORT_OBJS) $(LIB_A) $(LIB_LIBS)
+
+$(BUILD)/tests/bench/%: $(BUILD)/obj/tests/bench/%.o $(SUPPORT_OBJS) \
+    $(LIB_A)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(SUPPORT_OBJS) $(LIB_A) $(LIB_LIBS)

@@ -464,6 +464,13 @@ iris__netconn_pause(struct iris_netconn *c, int paused)
 }
 
 void
+iris__netconn_abort(struct iris_netconn *c, int err)
+{
+	snprintf(c->err, sizeof(c->err), "aborted: %s", iris_strerror(err));
+	fail(c, err);
+}
+
+void
 iris__netconn_close(struct iris_netconn *c)
 {
 	if (c->state == CLOSED || c->state == CLOSING)
@@ -508,6 +515,10 @@ iris__netconn_session_offer(struct iris_netconn *c, const uint8_t *buf,
 	rc = mbedtls_ssl_session_load(&sess, buf, len);
 	if (rc == 0)
 		rc = mbedtls_ssl_set_session(&c->tls.ssl, &sess);
+	if (rc == 0) {
+		memcpy(c->tls.offered_ms, sess.master, sizeof(sess.master));
+		c->tls.offered = 1;
+	}
 	mbedtls_ssl_session_free(&sess);
 	return rc == 0 ? IRIS_OK : IRIS_EINVAL;
 }

@@ -52,6 +52,9 @@ void	 iris__netconn_set_outcap(struct iris_netconn *c, size_t cap);
 size_t	 iris__netconn_outlen(const struct iris_netconn *c);
 /* Stops (or resumes) reading; bytes stay in the kernel. */
 void	 iris__netconn_pause(struct iris_netconn *c, int paused);
+/* Drops the connection at once (nothing more is sent); on_close follows
+ * on the loop with err. */
+void	 iris__netconn_abort(struct iris_netconn *c, int err);
 /* Flushes what is queued, says goodbye (close_notify), then on_close. */
 void	 iris__netconn_close(struct iris_netconn *c);
 

@@ -326,6 +326,12 @@ iris__tls_handshake(struct iris_tls *t, int *want_write)
 		iris__tls_strerror(rc, t->ctx->err, sizeof(t->ctx->err));
 		return IRIS_ETLS;
 	}
+	/* A resumed session keeps the master secret of the one offered. */
+	if (!t->ctx->server && t->offered && t->ssl.session != NULL &&
+	    ct_equal(t->ssl.session->master, t->offered_ms,
+	    sizeof(t->offered_ms)))
+		t->resumed = 1;
+	mbedtls_platform_zeroize(t->offered_ms, sizeof(t->offered_ms));
 	if (!t->ctx->server && mbedtls_ssl_get_verify_result(&t->ssl) != 0) {
 		snprintf(t->ctx->err, sizeof(t->ctx->err), "the server's "
 		    "certificate does not match the pinned key");

@@ -56,6 +56,10 @@ struct iris_tls {
 	int			 fd;
 	int			 done;		/* handshake finished */
 	int			 resumed;	/* from a session ticket */
+	/* Client: the master secret of the session offered for resumption;
+	 * a resumed handshake keeps it. Wiped after the handshake. */
+	unsigned char		 offered_ms[48];
+	int			 offered;
 	int			 have_keys;	/* exporter inputs captured */
 	unsigned char		 ms[48];
 	unsigned char		 randoms[64];

@@ -91,6 +91,24 @@
 	X(STORE_WAL_MAX, "store_wal_max", SIZE, "64M", IRIS__MIB(1),	\
 	    IRIS__GIB(16), NULL, NULL,					\
 	    "Size the write-ahead log is truncated back to after a"	\
-	    " checkpoint.")
+	    " checkpoint.")						\
+	X(TLS_CERT, "tls_cert", STRING, "", 0, 0, NULL, NULL,		\
+	    "PEM certificate (chain) of the server; empty: a"		\
+	    " self-signed one made in data_dir on first start.")	\
+	X(TLS_KEY, "tls_key", STRING, "", 0, 0, NULL, NULL,		\
+	    "PEM private key of tls_cert (mode 0600).")		\
+	X(UNIX_SOCKET, "unix_socket", STRING, "", 0, 0, NULL, NULL,	\
+	    "Path of a plaintext Unix socket listener; empty: none."	\
+	    " Its file permissions are its only protection.")		\
+	X(MAX_CONNECTIONS, "max_connections", UINT, "10000", 1,	\
+	    1000000, NULL, NULL,					\
+	    "Client connections held at once; more are refused.")	\
+	X(UNAUTH_TIMEOUT, "unauth_timeout", DURATION, "10s",		\
+	    IRIS__MSEC(100), IRIS__MINS(10), NULL, NULL,		\
+	    "Time a connection has to log in.")			\
+	X(OUTPUT_CAP, "output_cap", SIZE, "4M", IRIS__KIB(64),		\
+	    IRIS__GIB(1), NULL, NULL,					\
+	    "Bytes queued to one connection; a reader slower than"	\
+	    " that is disconnected.")
 
 #endif /* IRIS_UTIL_CONFIG_TABLE_H */

@@ -6,6 +6,10 @@
 set -eu
 build=$1
 shift
+# Programs under test (irisd, irisctl) come from this build.
+IRIS_BUILD=$(cd "$build" && pwd)
+LD_LIBRARY_PATH="$IRIS_BUILD${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export IRIS_BUILD LD_LIBRARY_PATH
 for t in "$@"; do
 	name=$(basename "$t")
 	bin=$(cd "$(dirname "$t")" && pwd)/$name

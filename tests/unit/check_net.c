@@ -357,6 +357,7 @@ START_TEST(test_net_ticket_resumes_after_restart)
 	both[1] = &l.srv;
 	ck_assert(run_until(base, both_open, both, 10000));
 	ck_assert(!iris__netconn_resumed(l.srv.c));
+	ck_assert(!iris__netconn_resumed(cl.c));
 	memcpy(bind1, iris__netconn_binding(cl.c), sizeof(bind1));
 	ck_assert_int_eq(iris__netconn_session_save(cl.c, sess, sizeof(sess),
 	    &slen), IRIS_OK);
@@ -378,6 +379,8 @@ START_TEST(test_net_ticket_resumes_after_restart)
 		ck_assert(cl.open && l.srv.open);
 		ck_assert_msg(iris__netconn_resumed(l.srv.c),
 		    "round %d: no resumption", round);
+		ck_assert_msg(iris__netconn_resumed(cl.c),
+		    "round %d: the client did not see it resume", round);
 		/* A resumed session has its own binding. */
 		ck_assert_mem_eq(iris__netconn_binding(cl.c),
 		    iris__netconn_binding(l.srv.c), IRIS_BINDING_LEN);

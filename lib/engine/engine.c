@@ -1,0 +1,454 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The engine's lifecycle: its data directory (store, TLS identity, server
+ * id), listeners on the configured addresses and the opt-in plaintext Unix
+ * socket, accepting within the connection limit, graceful shutdown, and
+ * its counters.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+#include <sodium.h>
+
+#include "iris.h"
+#include "engine/engine.h"
+#include "store/store.h"
+#include "util/alloc.h"
+
+static const char *const stat_names[ST_COUNT] = {
+	"connections", "accepted", "refused_full", "tls_failures",
+	"frames_in", "frames_out", "bytes_in", "bytes_out", "errors_sent",
+	"malformed", "timeouts", "slow_readers",
+};
+
+static int fail(struct iris_engine *eng, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail(struct iris_engine *eng, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(eng->err, sizeof(eng->err), fmt, ap);
+	va_end(ap);
+	iris__log(&eng->log, IRIS_LOG_ERR, "%s", eng->err);
+	return rc;
+}
+
+/* The server id: 16 random bytes made at first start, kept as hex. */
+static int
+load_server_id(struct iris_engine *eng, const char *dir)
+{
+	char path[4096], hex[2 * IRIS_SERVER_ID_LEN + 2], tmp[4200];
+	unsigned v;
+	FILE *f;
+	int i, fd, ok;
+
+	snprintf(path, sizeof(path), "%s/server.id", dir);
+	if ((f = fopen(path, "re")) != NULL) {
+		ok = fgets(hex, sizeof(hex), f) != NULL &&
+		    strlen(hex) >= 2 * IRIS_SERVER_ID_LEN;
+		fclose(f);
+		for (i = 0; ok && i < IRIS_SERVER_ID_LEN; i++) {
+			ok = sscanf(hex + 2 * i, "%2x", &v) == 1;
+			eng->server_id[i] = (uint8_t)v;
+		}
+		return ok ? IRIS_OK : fail(eng, IRIS_ECORRUPT,
+		    "%.300s: not a server id", path);
+	}
+	if (errno != ENOENT)
+		return fail(eng, IRIS_EIO, "%.300s: %s", path,
+		    strerror(errno));
+	if (iris_uuid_v7(eng->server_id) != IRIS_OK)
+		return fail(eng, IRIS_EIO, "no randomness for %.300s",
+		    path);
+	for (i = 0; i < IRIS_SERVER_ID_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", eng->server_id[i]);
+	hex[2 * IRIS_SERVER_ID_LEN] = '\n';
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) < 0)
+		return fail(eng, IRIS_EIO, "%.300s: %s", tmp,
+		    strerror(errno));
+	ok = write(fd, hex, 2 * IRIS_SERVER_ID_LEN + 1) ==
+	    2 * IRIS_SERVER_ID_LEN + 1 && fsync(fd) == 0;
+	ok = close(fd) == 0 && ok && rename(tmp, path) == 0;
+	return ok ? IRIS_OK : fail(eng, IRIS_EIO, "%.300s: %s", path,
+	    strerror(errno));
+}
+
+void
+iris__engine_limits(struct iris_engine *eng)
+{
+	const struct iris_config *c = eng->cfg;
+
+	iris__wire_limits_config(&eng->lim, c);
+	eng->max_frame = iris__wire_max_frame(&eng->lim);
+	eng->max_frame_pre = (uint32_t)iris__config_uint(c,
+	    IRIS__OPT_MAX_FRAME_BEFORE_LOGIN);
+	eng->frame_timeout_ms = iris__config_uint(c, IRIS__OPT_FRAME_TIMEOUT);
+	eng->idle_timeout_ms = iris__config_uint(c, IRIS__OPT_IDLE_TIMEOUT);
+	eng->unauth_timeout_ms = iris__config_uint(c,
+	    IRIS__OPT_UNAUTH_TIMEOUT);
+	eng->max_conns = iris__config_uint(c, IRIS__OPT_MAX_CONNECTIONS);
+	eng->output_cap = iris__config_uint(c, IRIS__OPT_OUTPUT_CAP);
+	eng->inbound_budget = iris__config_uint(c, IRIS__OPT_INBOUND_BUDGET);
+}
+
+/* Process-wide inbound budget: past it, every session stops reading. */
+void
+iris__engine_inbound(struct iris_engine *eng, int64_t delta)
+{
+	eng->inbound = (uint64_t)((int64_t)eng->inbound + delta);
+	if (!eng->reads_paused && eng->inbound > eng->inbound_budget) {
+		eng->reads_paused = 1;
+		iris__log(&eng->log, IRIS_LOG_WARNING, "inbound buffers over "
+		    "budget (%llu bytes): pausing reads",
+		    (unsigned long long)eng->inbound);
+		iris__sessions_pause(eng, 1);
+	} else if (eng->reads_paused &&
+	    eng->inbound < eng->inbound_budget / 2) {
+		eng->reads_paused = 0;
+		iris__sessions_pause(eng, 0);
+	}
+}
+
+static void
+on_accept(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct iris_listener *lst = arg;
+	struct iris_engine *eng = lst->eng;
+	char peer[INET6_ADDRSTRLEN + 8] = "local";
+
+	(void)l, (void)salen;
+	if (sa->sa_family == AF_INET)
+		evutil_inet_ntop(AF_INET,
+		    &((struct sockaddr_in *)sa)->sin_addr, peer, sizeof(peer));
+	else if (sa->sa_family == AF_INET6)
+		evutil_inet_ntop(AF_INET6,
+		    &((struct sockaddr_in6 *)sa)->sin6_addr, peer,
+		    sizeof(peer));
+	eng->st[ST_ACCEPTED]++;
+	if (eng->stopping || iris__session_new(eng, fd, lst->tls, peer) !=
+	    IRIS_OK)
+		evutil_closesocket(fd);
+}
+
+/* HOST:PORT or [V6]:PORT, numeric, port 0 allowed (libevent's refuses). */
+static int
+parse_addr(const char *addr, struct sockaddr_storage *ss, int *len)
+{
+	char host[128];
+	const char *colon, *h = addr;
+	size_t hlen;
+	long port;
+	char *end;
+
+	memset(ss, 0, sizeof(*ss));
+	if (*addr == '[') {
+		if ((colon = strstr(addr, "]:")) == NULL)
+			return -1;
+		h = addr + 1;
+		hlen = (size_t)(colon - h);
+		colon++;
+	} else {
+		if ((colon = strrchr(addr, ':')) == NULL)
+			return -1;
+		hlen = (size_t)(colon - addr);
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return -1;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || end == colon + 1 || port < 0 || port > 65535)
+		return -1;
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr)
+	    == 1) {
+		((struct sockaddr_in *)ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+		*len = sizeof(struct sockaddr_in);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host,
+	    &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+		*len = sizeof(struct sockaddr_in6);
+		return 0;
+	}
+	return -1;
+}
+
+static int
+listen_one(struct iris_engine *eng, const char *addr, int tls)
+{
+	struct iris_listener *lst = &eng->lst[eng->nlst];
+	struct sockaddr_storage ss;
+	struct sockaddr_un sun;
+	socklen_t len = sizeof(ss);
+	int sslen = sizeof(ss);
+	unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
+	    LEV_OPT_REUSEABLE;
+
+	memset(&ss, 0, sizeof(ss));
+	lst->eng = eng;
+	lst->tls = tls;
+	lst->port = -1;
+	if (tls) {
+		if (parse_addr(addr, &ss, &sslen) != 0)
+			return fail(eng, IRIS_ECONFIG, "listen %.200s: not "
+			    "an address", addr);
+		lst->l = evconnlistener_new_bind(eng->base, on_accept, lst,
+		    flags, 1024, (struct sockaddr *)&ss, sslen);
+	} else {
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		if (strlen(addr) >= sizeof(sun.sun_path))
+			return fail(eng, IRIS_ECONFIG, "unix_socket %.200s: "
+			    "path too long", addr);
+		strcpy(sun.sun_path, addr);
+		unlink(addr);	/* a stale socket, never a regular file */
+		lst->l = evconnlistener_new_bind(eng->base, on_accept, lst,
+		    flags & ~LEV_OPT_REUSEABLE, 1024, (struct sockaddr *)&sun,
+		    sizeof(sun));
+		if (lst->l != NULL)
+			chmod(addr, 0600);
+	}
+	if (lst->l == NULL)
+		return fail(eng, IRIS_EIO, "listen %.200s: %s", addr,
+		    strerror(errno));
+	if (tls && getsockname(evconnlistener_get_fd(lst->l),
+	    (struct sockaddr *)&ss, &len) == 0)
+		lst->port = ntohs(ss.ss_family == AF_INET6 ?
+		    ((struct sockaddr_in6 *)&ss)->sin6_port :
+		    ((struct sockaddr_in *)&ss)->sin_port);
+	if (tls)
+		snprintf(lst->name, sizeof(lst->name), "%.100s (port %d)",
+		    addr, lst->port);
+	else
+		snprintf(lst->name, sizeof(lst->name), "%.100s (plaintext)",
+		    addr);
+	iris__log(&eng->log, IRIS_LOG_NOTICE, "listening on %s", lst->name);
+	eng->nlst++;
+	return IRIS_OK;
+}
+
+static int
+open_parts(struct iris_engine *eng)
+{
+	const char *dir = iris__config_str(eng->cfg, IRIS__OPT_DATA_DIR);
+	const char *cert = iris__config_str(eng->cfg, IRIS__OPT_TLS_CERT);
+	const char *key = iris__config_str(eng->cfg, IRIS__OPT_TLS_KEY);
+	const char *unix_path = iris__config_str(eng->cfg,
+	    IRIS__OPT_UNIX_SOCKET);
+	const char *const *addrs;
+	char path[4096], why[256];
+	size_t i, n;
+	int rc;
+
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return fail(eng, IRIS_EIO, "data_dir %.300s: %s", dir,
+		    strerror(errno));
+	if ((*cert == '\0') != (*key == '\0'))
+		return fail(eng, IRIS_ECONFIG, "tls_cert and tls_key go "
+		    "together");
+	if ((rc = load_server_id(eng, dir)) != IRIS_OK)
+		return rc;
+	if ((rc = iris__tls_server_new(&eng->tls, dir, *cert ? cert : NULL,
+	    *key ? key : NULL, &eng->log, why, sizeof(why))) != IRIS_OK)
+		return fail(eng, rc, "TLS: %s", why);
+	snprintf(path, sizeof(path), "%s/iris.db", dir);
+	if ((rc = iris_store_open(&eng->store, eng->base, path, eng->cfg)) !=
+	    IRIS_OK)
+		return fail(eng, rc, "cannot open the store %.300s",
+		    path);
+	n = iris__config_list(eng->cfg, IRIS__OPT_LISTEN, &addrs);
+	for (i = 0; i < n; i++)
+		if ((rc = listen_one(eng, addrs[i], 1)) != IRIS_OK)
+			return rc;
+	if (*unix_path != '\0' && (rc = listen_one(eng, unix_path, 0)) !=
+	    IRIS_OK)
+		return rc;
+	return IRIS_OK;
+}
+
+int
+iris_engine_new(struct iris_engine **engp, struct event_base *base,
+    const struct iris_config *cfg)
+{
+	struct iris_engine *eng;
+	int rc;
+
+	if (engp == NULL)
+		return IRIS_EINVAL;
+	*engp = NULL;
+	if (base == NULL || cfg == NULL)
+		return IRIS_EINVAL;
+	if (sodium_init() < 0)
+		return IRIS_ECRYPTO;
+	if ((eng = iris__calloc(1, sizeof(*eng))) == NULL)
+		return IRIS_ENOMEM;
+	eng->base = base;
+	if ((rc = iris__config_dup(&eng->cfg, cfg)) != IRIS_OK) {
+		iris__free(eng);
+		return rc;
+	}
+	eng->log = *iris__config_logger(eng->cfg);
+	iris__engine_limits(eng);
+	if ((rc = open_parts(eng)) != IRIS_OK) {
+		iris_engine_free(eng);
+		return rc;
+	}
+	*engp = eng;
+	return IRIS_OK;
+}
+
+void
+iris_engine_free(struct iris_engine *eng)
+{
+	size_t i;
+
+	if (eng == NULL)
+		return;
+	for (i = 0; i < eng->nlst; i++)
+		evconnlistener_free(eng->lst[i].l);
+	while (eng->sessions != NULL)
+		iris__session_free(eng->sessions);
+	iris_store_close(eng->store);
+	iris__tls_ctx_free(eng->tls);
+	if (eng->stop_ev != NULL)
+		event_free(eng->stop_ev);
+	iris_config_free(eng->cfg);
+	iris__free(eng);
+}
+
+/* Polls until every session has gone and the store has drained. */
+static void
+check_stopped(evutil_socket_t fd, short what, void *arg)
+{
+	struct iris_engine *eng = arg;
+	struct timeval tv = { 0, 20000 };
+	uint64_t queued = 0;
+
+	(void)fd, (void)what;
+	iris_store_stat(eng->store, "queued", &queued);
+	if (eng->sessions != NULL || queued > 0) {
+		event_add(eng->stop_ev, &tv);
+		return;
+	}
+	iris__log(&eng->log, IRIS_LOG_NOTICE, "stopped");
+	if (eng->stop_cb != NULL)
+		eng->stop_cb(eng, eng->stop_arg);
+}
+
+int
+iris_engine_shutdown(struct iris_engine *eng, iris_engine_cb cb, void *arg)
+{
+	struct iris_session *s, *next;
+	struct timeval tv = { 0, 0 };
+	size_t i;
+
+	if (eng == NULL || eng->stopping)
+		return IRIS_ESTATE;
+	eng->stopping = 1;
+	eng->stop_cb = cb;
+	eng->stop_arg = arg;
+	for (i = 0; i < eng->nlst; i++)
+		evconnlistener_disable(eng->lst[i].l);
+	iris__log(&eng->log, IRIS_LOG_NOTICE, "shutting down: %llu "
+	    "connections", (unsigned long long)eng->nsessions);
+	for (s = eng->sessions; s != NULL; s = next) {
+		next = iris__session_next(s);
+		iris__session_bye(s, iris_v1_ErrorCode_ERR_SHUTTING_DOWN, 1000,
+		    "server shutting down");
+	}
+	if ((eng->stop_ev = evtimer_new(eng->base, check_stopped, eng)) ==
+	    NULL)
+		return IRIS_ENOMEM;
+	event_add(eng->stop_ev, &tv);
+	return IRIS_OK;
+}
+
+int
+iris_engine_reconfigure(struct iris_engine *eng,
+    const struct iris_config *cfg)
+{
+	struct iris_config *copy;
+	int rc;
+
+	if (eng == NULL || cfg == NULL)
+		return IRIS_EINVAL;
+	if ((rc = iris__config_dup(&copy, cfg)) != IRIS_OK)
+		return rc;
+	/* Limits apply to new frames and connections from now on. */
+	iris_config_free(eng->cfg);
+	eng->cfg = copy;
+	eng->log = *iris__config_logger(eng->cfg);
+	iris__engine_limits(eng);
+	iris__log(&eng->log, IRIS_LOG_NOTICE, "configuration reloaded");
+	return IRIS_OK;
+}
+
+const char *
+iris_engine_error(const struct iris_engine *eng)
+{
+	return eng != NULL ? eng->err : "";
+}
+
+int
+iris_engine_port(const struct iris_engine *eng, size_t idx)
+{
+	if (eng == NULL || idx >= eng->nlst)
+		return -1;
+	return eng->lst[idx].port;
+}
+
+int
+iris_engine_fingerprint(const struct iris_engine *eng, char *buf,
+    size_t len)
+{
+	if (eng == NULL || buf == NULL)
+		return IRIS_EINVAL;
+	if (len < 2 * IRIS_FP_LEN + 1)
+		return IRIS_ETOOBIG;
+	iris__fp_hex(buf, eng->tls->fp);
+	return IRIS_OK;
+}
+
+int
+iris_engine_stat(const struct iris_engine *eng, const char *name,
+    uint64_t *value)
+{
+	size_t i;
+
+	if (eng == NULL || name == NULL || value == NULL)
+		return IRIS_EINVAL;
+	for (i = 0; i < ST_COUNT; i++)
+		if (strcmp(stat_names[i], name) == 0) {
+			*value = i == ST_CONNECTIONS ? eng->nsessions :
+			    eng->st[i];
+			return IRIS_OK;
+		}
+	return IRIS_ENOTFOUND;
+}
+
+const char *
+iris_engine_stat_name(size_t index)
+{
+	return index < ST_COUNT ? stat_names[index] : NULL;
+}

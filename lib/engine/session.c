@@ -1,0 +1,436 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * One client connection of the edge: framing and decoding under the
+ * limits of its state, negotiation, pipelined requests answered with their
+ * request ids, error frames with stable codes, and the deadlines (to log
+ * in, to finish a frame once started, to say anything at all). Malformed
+ * input closes this connection only, with an error frame first.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "iris.h"
+#include "engine/engine.h"
+#include "util/alloc.h"
+#include "util/clock.h"
+
+#define SMALL_FRAME	4096
+
+enum sstate { S_HELLO, S_UNAUTH, S_AUTHED, S_BYE };
+
+struct iris_session {
+	struct iris_session	*next;
+	struct iris_session	*prev;
+	struct iris_engine	*eng;
+	struct iris_netconn	*c;
+	struct iris_framer	 fr;
+	size_t			 held;		/* framer bytes counted */
+	enum sstate		 state;
+	int			 tls;
+	uint8_t			 challenge[IRIS_CHALLENGE_LEN];
+	int			 challenge_fresh;
+	struct event		*timer;
+	uint64_t		 born_ms;
+	uint64_t		 last_ms;	/* last complete frame */
+	uint64_t		 partial_ms;	/* a frame started */
+	char			 peer[64];
+};
+
+static uint64_t
+now_ms(void)
+{
+	return iris__clock_mono_us() / 1000;
+}
+
+static void	arm_timer(struct iris_session *s);
+
+static void
+unlink_session(struct iris_session *s)
+{
+	struct iris_engine *eng = s->eng;
+
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		eng->sessions = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	eng->nsessions--;
+}
+
+void
+iris__session_free(struct iris_session *s)
+{
+	if (s == NULL)
+		return;
+	unlink_session(s);
+	iris__engine_inbound(s->eng, -(int64_t)s->held);
+	iris__framer_free(&s->fr);
+	iris__netconn_free(s->c);
+	if (s->timer != NULL)
+		event_free(s->timer);
+	iris__free(s);
+}
+
+/* Encodes and queues one frame; a reader too slow to take it goes. */
+static int
+send_msg(struct iris_session *s, struct iris_wire_msg *m)
+{
+	uint8_t small[SMALL_FRAME], *buf = small;
+	size_t need, len;
+	int rc;
+
+	if ((rc = iris__wire_size(m, &need)) != IRIS_OK)
+		return rc;
+	if (need > sizeof(small) && (buf = iris__malloc(need)) == NULL)
+		return IRIS_ENOMEM;
+	if ((rc = iris__wire_encode(m, buf, need, &len)) == IRIS_OK)
+		rc = iris__netconn_write(s->c, buf, len);
+	if (buf != small)
+		iris__free(buf);
+	if (rc == IRIS_ELIMIT) {
+		s->eng->st[ST_SLOW_READERS]++;
+		iris__log(&s->eng->log, IRIS_LOG_NOTICE, "%s: output over %zu "
+		    "bytes, disconnecting a slow reader", s->peer,
+		    s->eng->output_cap);
+		s->state = S_BYE;
+		iris__netconn_abort(s->c, IRIS_ELIMIT);	/* no goodbye fits */
+		return rc;
+	}
+	if (rc == IRIS_OK) {
+		s->eng->st[ST_FRAMES_OUT]++;
+		s->eng->st[ST_BYTES_OUT] += len;
+	}
+	return rc;
+}
+
+static void
+send_error(struct iris_session *s, uint64_t request_id, int code,
+    uint32_t retry_after_ms, const char *detail)
+{
+	struct iris_wire_msg m;
+
+	iris__wire_msg_init(&m);
+	m.f.request_id = request_id;
+	m.f.which_body = iris_v1_Frame_error_tag;
+	m.f.body.error.code = (iris_v1_ErrorCode)code;
+	m.f.body.error.retry_after_ms = retry_after_ms;
+	snprintf(m.f.body.error.detail, sizeof(m.f.body.error.detail), "%s",
+	    detail != NULL ? detail : "");
+	s->eng->st[ST_ERRORS_SENT]++;
+	(void)send_msg(s, &m);
+}
+
+void
+iris__session_bye(struct iris_session *s, int wire_err,
+    uint32_t retry_after_ms, const char *detail)
+{
+	if (s->state == S_BYE)
+		return;
+	send_error(s, 0, wire_err, retry_after_ms, detail);
+	if (s->state == S_BYE)
+		return;		/* the error did not fit: aborted */
+	s->state = S_BYE;
+	iris__netconn_close(s->c);
+}
+
+static void
+on_hello(struct iris_session *s, struct iris_wire_msg *in)
+{
+	const iris_v1_ClientHello *h = &in->f.body.client_hello;
+	struct iris_engine *eng = s->eng;
+	struct iris_wire_msg m;
+	iris_v1_ServerHello *sh;
+	pb_size_t i;
+	int ok = 0;
+
+	for (i = 0; i < h->versions_count; i++)
+		ok |= h->versions[i] == IRIS_PROTOCOL_VERSION;
+	if (!ok) {
+		iris__session_bye(s, iris_v1_ErrorCode_ERR_UNSUPPORTED_VERSION,
+		    0, "this server speaks protocol version 1");
+		return;
+	}
+	iris__wire_msg_init(&m);
+	m.f.request_id = in->f.request_id;
+	memcpy(m.f.trace_id, in->f.trace_id, sizeof(m.f.trace_id));
+	m.f.which_body = iris_v1_Frame_server_hello_tag;
+	sh = &m.f.body.server_hello;
+	sh->version = IRIS_PROTOCOL_VERSION;
+	randombytes_buf(s->challenge, sizeof(s->challenge));
+	s->challenge_fresh = 1;
+	memcpy(sh->challenge, s->challenge, sizeof(sh->challenge));
+	memcpy(sh->server_id, eng->server_id, sizeof(sh->server_id));
+	sh->server_time_ms = iris__clock_realtime_ms(NULL);
+	sh->has_limits = true;
+	sh->limits.max_frame_before_login = eng->max_frame_pre;
+	sh->limits.max_frame = eng->max_frame;
+	sh->limits.max_envelope = eng->lim.max_envelope;
+	sh->limits.max_devices_per_user = (eng->lim.max_envelopes + 1) / 2;
+	sh->limits.max_envelopes_per_send = eng->lim.max_envelopes;
+	sh->limits.max_sync_page = eng->lim.max_sync_items;
+	sh->limits.send_rate_per_s = (uint32_t)iris__config_uint(eng->cfg,
+	    IRIS__OPT_SEND_RATE);
+	sh->limits.send_burst = (uint32_t)iris__config_uint(eng->cfg,
+	    IRIS__OPT_SEND_BURST);
+	sh->limits.frame_timeout_ms = (uint32_t)eng->frame_timeout_ms;
+	sh->limits.idle_timeout_ms = (uint32_t)eng->idle_timeout_ms;
+	s->state = S_UNAUTH;
+	(void)send_msg(s, &m);
+}
+
+static void
+on_ping(struct iris_session *s, struct iris_wire_msg *in)
+{
+	struct iris_wire_msg m;
+
+	iris__wire_msg_init(&m);
+	m.f.request_id = in->f.request_id;
+	memcpy(m.f.trace_id, in->f.trace_id, sizeof(m.f.trace_id));
+	m.f.which_body = iris_v1_Frame_pong_tag;
+	m.f.body.pong.data.size = in->f.body.ping.data.size;
+	memcpy(m.f.body.pong.data.bytes, in->f.body.ping.data.bytes,
+	    in->f.body.ping.data.size);
+	(void)send_msg(s, &m);
+}
+
+/* One decoded, checked frame. */
+static void
+dispatch(struct iris_session *s, struct iris_wire_msg *m)
+{
+	uint64_t rid = m->f.request_id;
+	pb_size_t body = m->f.which_body;
+
+	if (s->state == S_HELLO) {
+		if (body == iris_v1_Frame_client_hello_tag)
+			on_hello(s, m);
+		else
+			iris__session_bye(s, iris_v1_ErrorCode_ERR_BAD_REQUEST,
+			    0, "the first frame must be a client_hello");
+		return;
+	}
+	switch (body) {
+	case iris_v1_Frame_ping_tag:
+		on_ping(s, m);
+		return;
+	case iris_v1_Frame_client_hello_tag:
+		send_error(s, rid, iris_v1_ErrorCode_ERR_BAD_REQUEST, 0,
+		    "hello already done");
+		return;
+	case iris_v1_Frame_register_device_tag:
+	case iris_v1_Frame_login_tag:
+		send_error(s, rid, iris_v1_ErrorCode_ERR_UNIMPLEMENTED, 0,
+		    "registration and login are not served by this release");
+		return;
+	default:
+		break;
+	}
+	if (s->state != S_AUTHED) {
+		send_error(s, rid, iris_v1_ErrorCode_ERR_NOT_AUTHENTICATED, 0,
+		    "log in first");
+		return;
+	}
+	send_error(s, rid, iris_v1_ErrorCode_ERR_UNIMPLEMENTED, 0,
+	    iris__wire_bodyname(body));
+}
+
+static void
+on_frame(struct iris_session *s, const uint8_t *p, size_t n)
+{
+	struct iris_wire_msg m;
+	int rc;
+
+	s->eng->st[ST_FRAMES_IN]++;
+	iris__wire_msg_init(&m);
+	rc = iris__wire_decode(&m, p, n, &s->eng->lim);
+	if (rc != IRIS_OK) {
+		s->eng->st[ST_MALFORMED]++;
+		iris__log(&s->eng->log, IRIS_LOG_INFO, "%s: %s (%s); closing",
+		    s->peer, iris__wire_errname(m.wire_err),
+		    m.detail != NULL ? m.detail : "");
+		iris__session_bye(s, m.wire_err, 0, m.detail);
+	} else if ((rc = iris__wire_check(&m)) != IRIS_OK) {
+		/* A bad field: the request is refused, the session goes on. */
+		if (s->state == S_HELLO)
+			iris__session_bye(s, m.wire_err, 0, m.detail);
+		else
+			send_error(s, m.f.request_id, m.wire_err, 0, m.detail);
+	} else
+		dispatch(s, &m);
+	iris__wire_msg_reset(&m);
+}
+
+static void
+on_data(struct iris_netconn *c, const uint8_t *p, size_t n, void *arg)
+{
+	struct iris_session *s = arg;
+	const uint8_t *frame;
+	size_t used, flen, held;
+	int rc;
+
+	(void)c;
+	s->eng->st[ST_BYTES_IN] += n;
+	while (n > 0 && s->state != S_BYE) {
+		rc = iris__framer_feed(&s->fr, p, n, &used, &frame, &flen);
+		held = iris__framer_buffered(&s->fr);
+		iris__engine_inbound(s->eng, (int64_t)held - (int64_t)s->held);
+		s->held = held;
+		if (rc != IRIS_OK) {
+			s->eng->st[ST_MALFORMED]++;
+			iris__session_bye(s, rc == IRIS_ETOOBIG ?
+			    iris_v1_ErrorCode_ERR_FRAME_TOO_LARGE :
+			    iris_v1_ErrorCode_ERR_MALFORMED, 0, rc ==
+			    IRIS_ETOOBIG ? "frame over the limit" :
+			    "empty frame");
+			return;
+		}
+		p += used;
+		n -= used;
+		if (frame == NULL)
+			break;
+		s->last_ms = now_ms();
+		on_frame(s, frame, flen);
+	}
+	if (iris__framer_partial(&s->fr)) {
+		if (s->partial_ms == 0)
+			s->partial_ms = now_ms();
+	} else
+		s->partial_ms = 0;
+	if (s->state != S_BYE)
+		arm_timer(s);
+}
+
+static void
+on_open(struct iris_netconn *c, void *arg)
+{
+	(void)c;
+	(void)arg;
+}
+
+static void
+on_close(struct iris_netconn *c, int err, void *arg)
+{
+	struct iris_session *s = arg;
+
+	if (err == IRIS_ETLS) {
+		s->eng->st[ST_TLS_FAILURES]++;
+		iris__log(&s->eng->log, IRIS_LOG_INFO, "%s: %s", s->peer,
+		    iris__netconn_error(c));
+	}
+	iris__session_free(s);
+}
+
+static const struct iris_netconn_cbs session_cbs = {
+	on_open, on_data, on_close,
+};
+
+/* The nearest deadline: to log in, to finish a frame, to say anything. */
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct iris_session *s = arg;
+	struct iris_engine *eng = s->eng;
+	uint64_t now = now_ms();
+	const char *why = NULL;
+
+	(void)fd, (void)what;
+	if (s->state == S_BYE) {
+		iris__session_free(s);	/* the goodbye did not drain */
+		return;
+	}
+	if (s->partial_ms != 0 && now >= s->partial_ms + eng->frame_timeout_ms)
+		why = "frame not finished in time";
+	else if (s->state != S_AUTHED &&
+	    now >= s->born_ms + eng->unauth_timeout_ms)
+		why = "no login in time";
+	else if (now >= s->last_ms + eng->idle_timeout_ms)
+		why = "idle";
+	if (why == NULL) {
+		arm_timer(s);
+		return;
+	}
+	eng->st[ST_TIMEOUTS]++;
+	iris__log(&eng->log, IRIS_LOG_INFO, "%s: %s; closing", s->peer, why);
+	iris__session_bye(s, iris_v1_ErrorCode_ERR_TIMEOUT, 0, why);
+	/* The goodbye gets a moment to drain, then the socket goes. */
+	{
+		struct timeval tv = { 2, 0 };
+
+		event_add(s->timer, &tv);
+	}
+}
+
+static void
+arm_timer(struct iris_session *s)
+{
+	struct iris_engine *eng = s->eng;
+	uint64_t at = s->last_ms + eng->idle_timeout_ms, now = now_ms(), d;
+	struct timeval tv;
+
+	if (s->partial_ms != 0 && s->partial_ms + eng->frame_timeout_ms < at)
+		at = s->partial_ms + eng->frame_timeout_ms;
+	if (s->state != S_AUTHED && s->born_ms + eng->unauth_timeout_ms < at)
+		at = s->born_ms + eng->unauth_timeout_ms;
+	d = at > now ? at - now : 0;
+	tv.tv_sec = (time_t)(d / 1000);
+	tv.tv_usec = (suseconds_t)(d % 1000) * 1000;
+	event_add(s->timer, &tv);
+}
+
+int
+iris__session_new(struct iris_engine *eng, int fd, int tls, const char *peer)
+{
+	struct iris_session *s;
+	int rc;
+
+	if (eng->nsessions >= eng->max_conns) {
+		eng->st[ST_REFUSED_FULL]++;
+		return IRIS_ELIMIT;
+	}
+	if ((s = iris__calloc(1, sizeof(*s))) == NULL)
+		return IRIS_ENOMEM;
+	s->eng = eng;
+	s->tls = tls;
+	snprintf(s->peer, sizeof(s->peer), "%s", peer);
+	iris__framer_init(&s->fr, eng->max_frame_pre);
+	s->born_ms = s->last_ms = now_ms();
+	if ((s->timer = evtimer_new(eng->base, on_timer, s)) == NULL) {
+		iris__free(s);
+		return IRIS_ENOMEM;
+	}
+	if ((rc = iris__netconn_new(&s->c, eng->base, fd, tls ? eng->tls :
+	    NULL, &session_cbs, s)) != IRIS_OK) {
+		event_free(s->timer);
+		iris__free(s);
+		return rc;
+	}
+	iris__netconn_set_outcap(s->c, eng->output_cap);
+	s->next = eng->sessions;
+	if (s->next != NULL)
+		s->next->prev = s;
+	eng->sessions = s;
+	eng->nsessions++;
+	if (eng->reads_paused)
+		iris__netconn_pause(s->c, 1);
+	arm_timer(s);
+	return IRIS_OK;
+}
+
+struct iris_session *
+iris__session_next(struct iris_session *s)
+{
+	return s->next;
+}
+
+void
+iris__sessions_pause(struct iris_engine *eng, int paused)
+{
+	struct iris_session *s;
+
+	for (s = eng->sessions; s != NULL; s = s->next)
+		iris__netconn_pause(s->c, paused);
+}

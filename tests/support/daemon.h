@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * A real irisd for system tests: started from $IRIS_BUILD with its log on
+ * a pipe, waited on for log lines with deadlines, stopped by signal.
+ */
+#ifndef IRIS_TESTS_DAEMON_H
+#define IRIS_TESTS_DAEMON_H
+
+#include <sys/types.h>
+
+struct daemon {
+	pid_t	 pid;
+	int	 logfd;		/* read end of its stderr */
+	char	 log[65536];	/* everything it said so far */
+	size_t	 loglen;
+	size_t	 scanned;	/* wait_line searches from here */
+	int	 status;	/* after stop */
+	int	 port;		/* from "listening on ... (port N)" */
+	char	 fp[65];	/* from "fingerprint ... : HEX" */
+};
+
+/* Starts irisd -d with the given extra arguments (NULL-terminated) and
+ * waits for "ready"; returns 0 on success. */
+int	 daemon_start(struct daemon *d, const char *const *args,
+	    unsigned timeout_ms);
+/* Returns the first unread log line containing what, or NULL. */
+const char *daemon_wait_line(struct daemon *d, const char *what,
+	    unsigned timeout_ms);
+/* Sends sig and waits for the exit; returns its exit status or -1. */
+int	 daemon_stop(struct daemon *d, int sig, unsigned timeout_ms);
+
+#endif

@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * irisd serving for real: started in a temp dir, it negotiates over TLS,
+ * answers pipelined requests with their ids, refuses bad input with the
+ * right error frame while a good client stays unharmed, enforces the
+ * pre-login frame cap and the frame deadline, reloads on SIGHUP, drains
+ * and exits 0 on SIGTERM, and after a restart keeps its identity and
+ * resumes a session ticket.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "iris.h"
+#include "daemon.h"
+#include "wire/frame.h"
+#include "wireclient.h"
+
+#define T	5000	/* ms: generous deadlines for a loaded machine */
+
+static int failures;
+
+#define EXPECT(cond, ...) do {						\
+	if (!(cond)) {							\
+		fprintf(stderr, "irisd_serve: %s:%d: ", __FILE__,	\
+		    __LINE__);						\
+		fprintf(stderr, __VA_ARGS__);				\
+		fputc('\n', stderr);					\
+		failures++;						\
+	}								\
+} while (0)
+
+/* Sends m and expects an error frame with code and request id back. */
+static void
+expect_error(struct wc *w, struct iris_wire_msg *m, int code, uint64_t rid,
+    const char *what)
+{
+	struct iris_wire_msg *r;
+
+	EXPECT(wc_send(w, m) == IRIS_OK, "%s: send", what);
+	r = wc_next(w, T);
+	EXPECT(r != NULL && r->f.which_body == iris_v1_Frame_error_tag,
+	    "%s: no error frame", what);
+	if (r != NULL && r->f.which_body == iris_v1_Frame_error_tag) {
+		EXPECT((int)r->f.body.error.code == code, "%s: got %s, want %s",
+		    what, iris__wire_errname(r->f.body.error.code),
+		    iris__wire_errname(code));
+		EXPECT(r->f.request_id == rid, "%s: request id %llu", what,
+		    (unsigned long long)r->f.request_id);
+	}
+}
+
+static void
+expect_pong(struct wc *w, uint64_t rid)
+{
+	struct iris_wire_msg m, *r;
+
+	wc_ping(&m, rid, "still here");
+	EXPECT(wc_send(w, &m) == IRIS_OK, "ping send");
+	r = wc_next(w, T);
+	EXPECT(r != NULL && r->f.which_body == iris_v1_Frame_pong_tag &&
+	    r->f.request_id == rid && r->f.body.pong.data.size == 10 &&
+	    memcmp(r->f.body.pong.data.bytes, "still here", 10) == 0,
+	    "ping %llu: no matching pong", (unsigned long long)rid);
+}
+
+static int
+hello(struct wc *w, struct event_base *base, const struct daemon *d,
+    const uint8_t *sess, size_t slen)
+{
+	struct iris_wire_msg m, *r;
+
+	if (wc_connect(w, base, d->port, d->fp, sess, slen, T) != 0)
+		return -1;
+	wc_hello(&m, 1, IRIS_PROTOCOL_VERSION);
+	wc_send(w, &m);
+	r = wc_next(w, T);
+	if (r == NULL || r->f.which_body != iris_v1_Frame_server_hello_tag)
+		return -1;
+	EXPECT(r->f.request_id == 1, "hello: request id");
+	EXPECT(r->f.body.server_hello.version == 1, "hello: version");
+	EXPECT(r->f.body.server_hello.limits.max_frame_before_login == 4096,
+	    "hello: pre-login limit %u",
+	    r->f.body.server_hello.limits.max_frame_before_login);
+	EXPECT(r->f.body.server_hello.limits.max_frame == 2u << 20,
+	    "hello: frame limit");
+	return 0;
+}
+
+/* Bad input on fresh connections; each gets its error and is closed. */
+static void
+bad_inputs(struct event_base *base, const struct daemon *d, struct wc *good)
+{
+	static const uint8_t garbage[] = { 0, 0, 0, 4, 0xff, 0xff, 0xff,
+	    0xff };
+	struct iris_wire_msg m, *r;
+	uint8_t hdr[IRIS_FRAME_HEADER];
+	struct wc w;
+
+	/* Garbage after hello: ERR_MALFORMED, then closed. */
+	EXPECT(hello(&w, base, d, NULL, 0) == 0, "hello");
+	wc_send_raw(&w, garbage, sizeof(garbage));
+	r = wc_next(&w, T);
+	EXPECT(r != NULL && r->f.which_body == iris_v1_Frame_error_tag &&
+	    r->f.body.error.code == iris_v1_ErrorCode_ERR_MALFORMED,
+	    "garbage: no ERR_MALFORMED");
+	EXPECT(wc_wait_closed(&w, T), "garbage: not closed");
+	wc_close(&w);
+
+	/* A frame over the pre-login cap: refused before it is sent. */
+	EXPECT(wc_connect(&w, base, d->port, d->fp, NULL, 0, T) == 0, "conn");
+	iris__frame_put_header(hdr, 4097);
+	wc_send_raw(&w, hdr, sizeof(hdr));
+	r = wc_next(&w, T);
+	EXPECT(r != NULL && r->f.body.error.code ==
+	    iris_v1_ErrorCode_ERR_FRAME_TOO_LARGE, "oversize: wrong answer");
+	EXPECT(wc_wait_closed(&w, T), "oversize: not closed");
+	wc_close(&w);
+
+	/* Slowloris: half a frame, then nothing: the frame deadline. */
+	EXPECT(wc_connect(&w, base, d->port, d->fp, NULL, 0, T) == 0, "conn");
+	iris__frame_put_header(hdr, 100);
+	wc_send_raw(&w, hdr, sizeof(hdr));
+	wc_send_raw(&w, "abc", 3);
+	r = wc_next(&w, 3 * T);
+	EXPECT(r != NULL && r->f.body.error.code ==
+	    iris_v1_ErrorCode_ERR_TIMEOUT, "slowloris: no ERR_TIMEOUT");
+	EXPECT(wc_wait_closed(&w, T), "slowloris: not closed");
+	wc_close(&w);
+
+	/* An unknown version, and a first frame that is not a hello. */
+	EXPECT(wc_connect(&w, base, d->port, d->fp, NULL, 0, T) == 0, "conn");
+	wc_hello(&m, 3, 99);
+	expect_error(&w, &m, iris_v1_ErrorCode_ERR_UNSUPPORTED_VERSION, 0,
+	    "version 99");
+	EXPECT(wc_wait_closed(&w, T), "version 99: not closed");
+	wc_close(&w);
+	EXPECT(wc_connect(&w, base, d->port, d->fp, NULL, 0, T) == 0, "conn");
+	wc_ping(&m, 4, "x");
+	expect_error(&w, &m, iris_v1_ErrorCode_ERR_BAD_REQUEST, 0,
+	    "ping before hello");
+	EXPECT(wc_wait_closed(&w, T), "ping before hello: not closed");
+	wc_close(&w);
+
+	/* Through all of it the good client was unaffected. */
+	expect_pong(good, 77);
+}
+
+static void
+session_rules(struct wc *w)
+{
+	static const uint8_t groups[] = { 0x08, 0x09, 0xb2, 0x04, 0x01, 'g' };
+	uint8_t frame[IRIS_FRAME_HEADER + sizeof(groups)];
+	struct iris_wire_msg m, *r;
+
+	/* Pipelined: three pings in one write, answered in order. */
+	wc_ping(&m, 10, "still here");
+	wc_send(w, &m);
+	wc_ping(&m, 11, "still here");
+	wc_send(w, &m);
+	wc_ping(&m, 12, "still here");
+	wc_send(w, &m);
+	r = wc_next(w, T);
+	EXPECT(r != NULL && r->f.request_id == 10, "pipelined 10");
+	r = wc_next(w, T);
+	EXPECT(r != NULL && r->f.request_id == 11, "pipelined 11");
+	r = wc_next(w, T);
+	EXPECT(r != NULL && r->f.request_id == 12, "pipelined 12");
+
+	/* Before login: acks are refused, the connection stays. */
+	iris__wire_msg_init(&m);
+	m.f.request_id = 20;
+	m.f.which_body = iris_v1_Frame_ack_tag;
+	m.f.body.ack.seq = 5;
+	expect_error(w, &m, iris_v1_ErrorCode_ERR_NOT_AUTHENTICATED, 20,
+	    "ack before login");
+	/* A bad field: refused with BAD_REQUEST, the connection stays. */
+	m.f.request_id = 21;
+	m.f.body.ack.seq = 0;
+	expect_error(w, &m, iris_v1_ErrorCode_ERR_BAD_REQUEST, 21, "ack 0");
+	/* A reserved body (groups): UNIMPLEMENTED, the connection stays. */
+	iris__frame_put_header(frame, sizeof(groups));
+	memcpy(frame + IRIS_FRAME_HEADER, groups, sizeof(groups));
+	wc_send_raw(w, frame, sizeof(frame));
+	r = wc_next(w, T);
+	EXPECT(r != NULL && r->f.body.error.code ==
+	    iris_v1_ErrorCode_ERR_UNIMPLEMENTED && r->f.request_id == 9,
+	    "groups body: want ERR_UNIMPLEMENTED");
+	expect_pong(w, 22);
+}
+
+int
+main(void)
+{
+	static const char *const args[] = { "-f", "iris.conf", NULL };
+	struct event_base *base = event_base_new();
+	uint8_t sess[4096];
+	size_t slen = 0;
+	struct daemon d;
+	struct wc good;
+	char fp[65];
+	FILE *f;
+
+	signal(SIGPIPE, SIG_IGN);
+	f = fopen("iris.conf", "w");
+	fprintf(f, "data_dir data\nlisten 127.0.0.1:0\nframe_timeout 1s\n");
+	fclose(f);
+	if (daemon_start(&d, args, 3 * T) != 0) {
+		fprintf(stderr, "irisd_serve: irisd did not start:\n%s\n",
+		    d.log);
+		return 1;
+	}
+	EXPECT(hello(&good, base, &d, NULL, 0) == 0, "good client: hello");
+	session_rules(&good);
+	bad_inputs(base, &d, &good);
+	EXPECT(iris__netconn_session_save(good.c, sess, sizeof(sess),
+	    &slen) == IRIS_OK, "session save");
+
+	/* SIGHUP reloads; the good client keeps working. */
+	kill(d.pid, SIGHUP);
+	EXPECT(daemon_wait_line(&d, "configuration reloaded", T) != NULL,
+	    "no reload");
+	expect_pong(&good, 90);
+
+	/* SIGTERM: the client hears why, irisd drains and exits 0. */
+	{
+		struct iris_wire_msg *r;
+
+		kill(d.pid, SIGTERM);
+		r = wc_next(&good, T);
+		EXPECT(r != NULL && r->f.body.error.code ==
+		    iris_v1_ErrorCode_ERR_SHUTTING_DOWN, "no shutdown notice");
+		EXPECT(wc_wait_closed(&good, T), "not closed at shutdown");
+	}
+	/* Already signalled: just wait for the exit (signal 0). */
+	EXPECT(daemon_stop(&d, 0, 3 * T) == 0, "exit status %d",
+	    WEXITSTATUS(d.status));
+	wc_close(&good);
+
+	/* Restart: same identity, and the ticket resumes. */
+	memcpy(fp, d.fp, sizeof(fp));
+	if (daemon_start(&d, args, 3 * T) != 0) {
+		fprintf(stderr, "irisd_serve: no restart:\n%s\n", d.log);
+		return 1;
+	}
+	EXPECT(strcmp(fp, d.fp) == 0, "fingerprint changed on restart");
+	EXPECT(hello(&good, base, &d, sess, slen) == 0, "resumed hello");
+	EXPECT(iris__netconn_resumed(good.c), "ticket did not resume");
+	expect_pong(&good, 5);
+	wc_close(&good);
+	EXPECT(daemon_stop(&d, SIGTERM, 3 * T) == 0, "second exit");
+	event_base_free(base);
+	if (failures > 0) {
+		fprintf(stderr, "irisd_serve: %d failures; irisd said:\n%s\n",
+		    failures, d.log);
+		return 1;
+	}
+	printf("irisd_serve: negotiation, pipelining, 5 kinds of bad input, "
+	    "reload, drain, restart with ticket: ok\n");
+	return 0;
+}
