@@ -48,6 +48,31 @@ IRIS_API int	 iris_engine_port(const struct iris_engine *eng, size_t idx);
 /* The SHA-256 of the certificate's public key, 64 hex digits. */
 IRIS_API int	 iris_engine_fingerprint(const struct iris_engine *eng,
 		    char *buf, size_t len);
+/*
+ * Registration hook, used when the registration option is "hook": called
+ * on the loop for each new user; return IRIS_OK to allow it, anything
+ * else to refuse. invite is the code the client sent ("" if none).
+ */
+typedef int (*iris_register_cb)(struct iris_engine *eng, const char *user,
+    const char *invite, void *arg);
+IRIS_API void	 iris_engine_set_register_cb(struct iris_engine *eng,
+		    iris_register_cb cb, void *arg);
+
+/*
+ * Administration (irisctl, embedders): an invite code for a new user
+ * (user NULL: any user id) valid for ttl_ms, written into code (at least
+ * 33 bytes); a device revoked (its sessions are closed within the
+ * revocation_check period). cb gets the outcome once it is durable.
+ */
+typedef void (*iris_admin_cb)(struct iris_engine *eng, int result,
+    void *arg);
+IRIS_API int	 iris_engine_invite(struct iris_engine *eng, const char *user,
+		    uint64_t ttl_ms, char *code, size_t len, iris_admin_cb cb,
+		    void *arg);
+IRIS_API int	 iris_engine_revoke_device(struct iris_engine *eng,
+		    const char *user, uint32_t device, iris_admin_cb cb,
+		    void *arg);
+
 /* Counters by name ("connections", "frames_in", ...), see the man page. */
 IRIS_API int	 iris_engine_stat(const struct iris_engine *eng,
 		    const char *name, uint64_t *value);

@@ -30,7 +30,8 @@
 static const char *const stat_names[ST_COUNT] = {
 	"connections", "accepted", "refused_full", "tls_failures",
 	"frames_in", "frames_out", "bytes_in", "bytes_out", "errors_sent",
-	"malformed", "timeouts", "slow_readers",
+	"malformed", "timeouts", "slow_readers", "logins", "logins_resumed",
+	"auth_failures", "registrations", "revoked_closed",
 };
 
 static int fail(struct iris_engine *eng, int rc, const char *fmt, ...)
@@ -267,7 +268,8 @@ open_parts(struct iris_engine *eng)
 	if ((*cert == '\0') != (*key == '\0'))
 		return fail(eng, IRIS_ECONFIG, "tls_cert and tls_key go "
 		    "together");
-	if ((rc = load_server_id(eng, dir)) != IRIS_OK)
+	if ((rc = load_server_id(eng, dir)) != IRIS_OK ||
+	    (rc = iris__auth_init(eng, dir)) != IRIS_OK)
 		return rc;
 	if ((rc = iris__tls_server_new(&eng->tls, dir, *cert ? cert : NULL,
 	    *key ? key : NULL, &eng->log, why, sizeof(why))) != IRIS_OK)
@@ -285,6 +287,26 @@ open_parts(struct iris_engine *eng)
 	    IRIS_OK)
 		return rc;
 	return IRIS_OK;
+}
+
+static void
+on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	iris__auth_sweep(arg);
+}
+
+static int
+start_sweep(struct iris_engine *eng)
+{
+	uint64_t ms = iris__config_uint(eng->cfg, IRIS__OPT_REVOCATION_CHECK);
+	struct timeval tv = { (time_t)(ms / 1000),
+	    (suseconds_t)(ms % 1000) * 1000 };
+
+	if (eng->sweep_ev == NULL && (eng->sweep_ev = event_new(eng->base,
+	    -1, EV_PERSIST, on_sweep, eng)) == NULL)
+		return IRIS_ENOMEM;
+	return event_add(eng->sweep_ev, &tv) == 0 ? IRIS_OK : IRIS_EIO;
 }
 
 int
@@ -310,7 +332,8 @@ iris_engine_new(struct iris_engine **engp, struct event_base *base,
 	}
 	eng->log = *iris__config_logger(eng->cfg);
 	iris__engine_limits(eng);
-	if ((rc = open_parts(eng)) != IRIS_OK) {
+	if ((rc = open_parts(eng)) != IRIS_OK ||
+	    (rc = start_sweep(eng)) != IRIS_OK) {
 		iris_engine_free(eng);
 		return rc;
 	}
@@ -330,9 +353,14 @@ iris_engine_free(struct iris_engine *eng)
 	while (eng->sessions != NULL)
 		iris__session_free(eng->sessions);
 	iris_store_close(eng->store);
+	iris__sessions_free_zombies(eng);
+	iris__free(eng->fails);
+	sodium_memzero(eng->sign_sk, sizeof(eng->sign_sk));
 	iris__tls_ctx_free(eng->tls);
 	if (eng->stop_ev != NULL)
 		event_free(eng->stop_ev);
+	if (eng->sweep_ev != NULL)
+		event_free(eng->sweep_ev);
 	iris_config_free(eng->cfg);
 	iris__free(eng);
 }
@@ -400,6 +428,7 @@ iris_engine_reconfigure(struct iris_engine *eng,
 	eng->cfg = copy;
 	eng->log = *iris__config_logger(eng->cfg);
 	iris__engine_limits(eng);
+	(void)start_sweep(eng);
 	iris__log(&eng->log, IRIS_LOG_NOTICE, "configuration reloaded");
 	return IRIS_OK;
 }

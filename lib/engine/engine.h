@@ -38,7 +38,8 @@ enum {
 	ST_CONNECTIONS, ST_ACCEPTED, ST_REFUSED_FULL, ST_TLS_FAILURES,
 	ST_FRAMES_IN, ST_FRAMES_OUT, ST_BYTES_IN, ST_BYTES_OUT,
 	ST_ERRORS_SENT, ST_MALFORMED, ST_TIMEOUTS, ST_SLOW_READERS,
-	ST_COUNT
+	ST_LOGINS, ST_LOGINS_RESUMED, ST_AUTH_FAILURES, ST_REGISTRATIONS,
+	ST_REVOKED_CLOSED, ST_COUNT
 };
 
 struct iris_engine {
@@ -64,6 +65,7 @@ struct iris_engine {
 	uint64_t		 inbound_budget;
 
 	struct iris_session	*sessions;	/* doubly linked */
+	struct iris_session	*zombies;	/* closed, store jobs pending */
 	uint64_t		 nsessions;
 	uint64_t		 inbound;	/* bytes held by framers */
 	int			 reads_paused;	/* over the inbound budget */
@@ -72,8 +74,16 @@ struct iris_engine {
 	iris_engine_cb		 stop_cb;
 	void			*stop_arg;
 	struct event		*stop_ev;
+	struct event		*sweep_ev;	/* revocation checks */
 
 	uint64_t		 st[ST_COUNT];
+
+	/* Auth (lib/engine/auth.c). */
+	uint8_t			 sign_pk[32];	/* signs session tokens */
+	uint8_t			 sign_sk[64];
+	struct login_fail	*fails;		/* failed logins per account */
+	iris_register_cb	 register_cb;
+	void			*register_arg;
 };
 
 /* lib/engine/session.c */
@@ -85,6 +95,37 @@ struct iris_session *iris__session_next(struct iris_session *s);
 void	 iris__session_bye(struct iris_session *s, int wire_err,
 	    uint32_t retry_after_ms, const char *detail);
 void	 iris__sessions_pause(struct iris_engine *eng, int paused);
+void	 iris__sessions_free_zombies(struct iris_engine *eng);
+/* A store job refers to the session: hold it; release returns 0 when the
+ * session went away meanwhile (and must not be touched). */
+void	 iris__session_hold(struct iris_session *s);
+int	 iris__session_release(struct iris_session *s);
+int	 iris__session_send(struct iris_session *s, struct iris_wire_msg *m);
+void	 iris__session_error(struct iris_session *s, uint64_t request_id,
+	    int code, uint32_t retry_after_ms, const char *detail);
+struct iris_engine *iris__session_engine(struct iris_session *s);
+const uint8_t *iris__session_take_challenge(struct iris_session *s);
+void	 iris__session_new_challenge(struct iris_session *s,
+	    uint8_t out[IRIS_CHALLENGE_LEN]);
+const uint8_t *iris__session_binding(struct iris_session *s);
+const char *iris__session_peer(struct iris_session *s);
+const char *iris__session_user(struct iris_session *s, uint32_t *device);
+const uint8_t *iris__session_token_id(struct iris_session *s);
+void	 iris__session_login(struct iris_session *s, const char *user,
+	    uint32_t device, const uint8_t token_id[16]);
+
+/* lib/engine/auth.c: registration, login, tokens, device lists. */
+int	 iris__auth_init(struct iris_engine *eng, const char *dir);
+void	 iris__auth_register(struct iris_session *s, struct iris_wire_msg *m);
+void	 iris__auth_login(struct iris_session *s, struct iris_wire_msg *m);
+void	 iris__auth_logout(struct iris_session *s, struct iris_wire_msg *m);
+void	 iris__auth_link(struct iris_session *s, struct iris_wire_msg *m);
+void	 iris__devlist_get(struct iris_session *s, struct iris_wire_msg *m);
+void	 iris__devlist_put(struct iris_session *s, struct iris_wire_msg *m);
+/* Is the session's device or token revoked? */
+int	 iris__auth_revoked(struct iris_session *s);
+/* Closes the sessions of revoked devices and tokens. */
+void	 iris__auth_sweep(struct iris_engine *eng);
 
 /* lib/engine/engine.c */
 void	 iris__engine_inbound(struct iris_engine *eng, int64_t delta);

@@ -34,6 +34,11 @@ struct iris_session {
 	uint8_t			 challenge[IRIS_CHALLENGE_LEN];
 	int			 challenge_fresh;
 	struct event		*timer;
+	char			 user[65];	/* once logged in */
+	uint32_t		 device;
+	uint8_t			 token_id[16];
+	int			 pending;	/* store jobs in flight */
+	int			 gone;		/* freed while pending */
 	uint64_t		 born_ms;
 	uint64_t		 last_ms;	/* last complete frame */
 	uint64_t		 partial_ms;	/* a frame started */
@@ -65,20 +70,127 @@ unlink_session(struct iris_session *s)
 void
 iris__session_free(struct iris_session *s)
 {
-	if (s == NULL)
+	if (s == NULL || s->gone)
 		return;
 	unlink_session(s);
 	iris__engine_inbound(s->eng, -(int64_t)s->held);
 	iris__framer_free(&s->fr);
 	iris__netconn_free(s->c);
+	s->c = NULL;
 	if (s->timer != NULL)
 		event_free(s->timer);
+	s->timer = NULL;
+	if (s->pending > 0) {
+		/* Store jobs still point here: the last one frees it. */
+		s->gone = 1;
+		s->next = s->eng->zombies;
+		s->eng->zombies = s;
+		return;
+	}
 	iris__free(s);
 }
 
+void
+iris__session_hold(struct iris_session *s)
+{
+	s->pending++;
+}
+
+int
+iris__session_release(struct iris_session *s)
+{
+	struct iris_session **p;
+
+	s->pending--;
+	if (!s->gone)
+		return 1;
+	if (s->pending == 0) {
+		for (p = &s->eng->zombies; *p != NULL; p = &(*p)->next)
+			if (*p == s) {
+				*p = s->next;
+				break;
+			}
+		iris__free(s);
+	}
+	return 0;
+}
+
+void
+iris__sessions_free_zombies(struct iris_engine *eng)
+{
+	struct iris_session *s;
+
+	while ((s = eng->zombies) != NULL) {
+		eng->zombies = s->next;
+		iris__free(s);
+	}
+}
+
+/* Accessors for the core services (lib/engine/auth.c). */
+struct iris_engine *
+iris__session_engine(struct iris_session *s)
+{
+	return s->eng;
+}
+
+const uint8_t *
+iris__session_take_challenge(struct iris_session *s)
+{
+	if (!s->challenge_fresh)
+		return NULL;
+	s->challenge_fresh = 0;		/* single use */
+	return s->challenge;
+}
+
+void
+iris__session_new_challenge(struct iris_session *s,
+    uint8_t out[IRIS_CHALLENGE_LEN])
+{
+	randombytes_buf(s->challenge, sizeof(s->challenge));
+	s->challenge_fresh = 1;
+	memcpy(out, s->challenge, sizeof(s->challenge));
+}
+
+const uint8_t *
+iris__session_binding(struct iris_session *s)
+{
+	return iris__netconn_binding(s->c);
+}
+
+const char *
+iris__session_peer(struct iris_session *s)
+{
+	return s->peer;
+}
+
+const char *
+iris__session_user(struct iris_session *s, uint32_t *device)
+{
+	if (device != NULL)
+		*device = s->device;
+	return s->state == S_AUTHED ? s->user : NULL;
+}
+
+void
+iris__session_login(struct iris_session *s, const char *user,
+    uint32_t device, const uint8_t token_id[16])
+{
+	snprintf(s->user, sizeof(s->user), "%s", user);
+	s->device = device;
+	memcpy(s->token_id, token_id, sizeof(s->token_id));
+	s->state = S_AUTHED;
+	iris__framer_set_max(&s->fr, s->eng->max_frame);
+}
+
+const uint8_t *
+iris__session_token_id(struct iris_session *s)
+{
+	return s->token_id;
+}
+
 /* Encodes and queues one frame; a reader too slow to take it goes. */
-static int
-send_msg(struct iris_session *s, struct iris_wire_msg *m)
+int
+iris__session_send(struct iris_session *s, struct iris_wire_msg *m)
 {
 	uint8_t small[SMALL_FRAME], *buf = small;
 	size_t need, len;
@@ -108,8 +220,8 @@ send_msg(struct iris_session *s, struct iris_wire_msg *m)
 	return rc;
 }
 
-static void
-send_error(struct iris_session *s, uint64_t request_id, int code,
+void
+iris__session_error(struct iris_session *s, uint64_t request_id, int code,
     uint32_t retry_after_ms, const char *detail)
 {
 	struct iris_wire_msg m;
@@ -122,7 +234,7 @@ send_error(struct iris_session *s, uint64_t request_id, int code,
 	snprintf(m.f.body.error.detail, sizeof(m.f.body.error.detail), "%s",
 	    detail != NULL ? detail : "");
 	s->eng->st[ST_ERRORS_SENT]++;
-	(void)send_msg(s, &m);
+	(void)iris__session_send(s, &m);
 }
 
 void
@@ -131,7 +243,7 @@ iris__session_bye(struct iris_session *s, int wire_err,
 {
 	if (s->state == S_BYE)
 		return;
-	send_error(s, 0, wire_err, retry_after_ms, detail);
+	iris__session_error(s, 0, wire_err, retry_after_ms, detail);
 	if (s->state == S_BYE)
 		return;		/* the error did not fit: aborted */
 	s->state = S_BYE;
@@ -180,7 +292,7 @@ on_hello(struct iris_session *s, struct iris_wire_msg *in)
 	sh->limits.frame_timeout_ms = (uint32_t)eng->frame_timeout_ms;
 	sh->limits.idle_timeout_ms = (uint32_t)eng->idle_timeout_ms;
 	s->state = S_UNAUTH;
-	(void)send_msg(s, &m);
+	(void)iris__session_send(s, &m);
 }
 
 static void
@@ -195,7 +307,7 @@ on_ping(struct iris_session *s, struct iris_wire_msg *in)
 	m.f.body.pong.data.size = in->f.body.ping.data.size;
 	memcpy(m.f.body.pong.data.bytes, in->f.body.ping.data.bytes,
 	    in->f.body.ping.data.size);
-	(void)send_msg(s, &m);
+	(void)iris__session_send(s, &m);
 }
 
 /* One decoded, checked frame. */
@@ -218,23 +330,45 @@ dispatch(struct iris_session *s, struct iris_wire_msg *m)
 		on_ping(s, m);
 		return;
 	case iris_v1_Frame_client_hello_tag:
-		send_error(s, rid, iris_v1_ErrorCode_ERR_BAD_REQUEST, 0,
+		iris__session_error(s, rid, iris_v1_ErrorCode_ERR_BAD_REQUEST, 0,
 		    "hello already done");
 		return;
 	case iris_v1_Frame_register_device_tag:
+		iris__auth_register(s, m);
+		return;
 	case iris_v1_Frame_login_tag:
-		send_error(s, rid, iris_v1_ErrorCode_ERR_UNIMPLEMENTED, 0,
-		    "registration and login are not served by this release");
+		if (s->state == S_AUTHED)
+			iris__session_error(s, rid,
+			    iris_v1_ErrorCode_ERR_BAD_REQUEST, 0,
+			    "already logged in");
+		else
+			iris__auth_login(s, m);
 		return;
 	default:
 		break;
 	}
 	if (s->state != S_AUTHED) {
-		send_error(s, rid, iris_v1_ErrorCode_ERR_NOT_AUTHENTICATED, 0,
-		    "log in first");
+		iris__session_error(s, rid,
+		    iris_v1_ErrorCode_ERR_NOT_AUTHENTICATED, 0, "log in first");
 		return;
 	}
-	send_error(s, rid, iris_v1_ErrorCode_ERR_UNIMPLEMENTED, 0,
+	switch (body) {
+	case iris_v1_Frame_logout_tag:
+		iris__auth_logout(s, m);
+		return;
+	case iris_v1_Frame_link_token_create_tag:
+		iris__auth_link(s, m);
+		return;
+	case iris_v1_Frame_device_list_get_tag:
+		iris__devlist_get(s, m);
+		return;
+	case iris_v1_Frame_device_list_put_tag:
+		iris__devlist_put(s, m);
+		return;
+	default:
+		break;
+	}
+	iris__session_error(s, rid, iris_v1_ErrorCode_ERR_UNIMPLEMENTED, 0,
 	    iris__wire_bodyname(body));
 }
 
@@ -258,7 +392,7 @@ on_frame(struct iris_session *s, const uint8_t *p, size_t n)
 		if (s->state == S_HELLO)
 			iris__session_bye(s, m.wire_err, 0, m.detail);
 		else
-			send_error(s, m.f.request_id, m.wire_err, 0, m.detail);
+			iris__session_error(s, m.f.request_id, m.wire_err, 0, m.detail);
 	} else
 		dispatch(s, &m);
 	iris__wire_msg_reset(&m);

@@ -17,6 +17,13 @@ const char *const iris__store_rsql[RS_COUNT] = {
 	    " ORDER BY i.seq LIMIT ?4",
 	[RS_DEPTH] = "SELECT acked_seq, head_seq FROM boxes"
 	    " WHERE user = ?1 AND device = ?2",
+	[RS_DEVICE] = "SELECT identity_key, revoked_ms IS NOT NULL"
+	    " FROM devices WHERE user = ?1 AND device = ?2",
+	[RS_USER] = "SELECT disabled FROM accounts WHERE user = ?1",
+	[RS_DEVLIST] = "SELECT version, list, signature FROM device_lists"
+	    " WHERE user = ?1",
+	[RS_REVOKED] = "SELECT 1 FROM revocations WHERE kind = ?1"
+	    " AND key = ?2",
 };
 
 static int

@@ -112,10 +112,15 @@ static const char *const migrations[IRIS_SCHEMA_VERSION] = {
 	"  created_ms INTEGER NOT NULL,"
 	"  expires_ms INTEGER NOT NULL,"
 	"  PRIMARY KEY (kind, key)) WITHOUT ROWID;"
+	/* kind 1: an invite (user set: only for that user id); kind 2: a
+	 * link token admitting a further device of user. Single use. */
 	"CREATE TABLE invites ("
 	"  code TEXT PRIMARY KEY,"
+	"  kind INTEGER NOT NULL,"
+	"  user TEXT,"
 	"  created_ms INTEGER NOT NULL,"
 	"  expires_ms INTEGER NOT NULL,"
+	"  used_ms INTEGER,"
 	"  used_by TEXT) WITHOUT ROWID;",
 };
 

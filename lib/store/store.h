@@ -38,7 +38,10 @@ enum {
 	WS_INBOX_PUT, WS_ACK, WS_COUNT
 };
 /* Statements of the read connection. */
-enum { RS_SCAN, RS_DEPTH, RS_COUNT };
+enum {
+	RS_SCAN, RS_DEPTH, RS_DEVICE, RS_USER, RS_DEVLIST, RS_REVOKED,
+	RS_COUNT
+};
 
 struct iris_store {
 	struct event_base	*base;

@@ -109,6 +109,23 @@
 	X(OUTPUT_CAP, "output_cap", SIZE, "4M", IRIS__KIB(64),		\
 	    IRIS__GIB(1), NULL, NULL,					\
 	    "Bytes queued to one connection; a reader slower than"	\
-	    " that is disconnected.")
+	    " that is disconnected.")					\
+	X(REGISTRATION, "registration", ENUM, "closed", 0, 0,		\
+	    "closed open hook", NULL,					\
+	    "Who may register a new user: closed (an invite code is"	\
+	    " needed), open, or hook (the embedder's callback decides).")\
+	X(TOKEN_LIFETIME, "token_lifetime", DURATION, "1d",		\
+	    IRIS__MINS(1), IRIS__HOURS(24), NULL, NULL,		\
+	    "How long a session token resumes logins.")		\
+	X(LOGIN_FAILURES, "login_failures", UINT, "10", 1, 1000000,	\
+	    NULL, NULL,							\
+	    "Failed logins of one account allowed per login_window.")	\
+	X(LOGIN_WINDOW, "login_window", DURATION, "15m", IRIS__SEC(1),	\
+	    IRIS__HOURS(24), NULL, NULL,				\
+	    "The window over which login_failures counts.")		\
+	X(REVOCATION_CHECK, "revocation_check", DURATION, "10s",	\
+	    IRIS__MSEC(50), IRIS__SEC(60), NULL, NULL,			\
+	    "How often live sessions are checked against revocations;"	\
+	    " a revoked device or token is disconnected within it.")
 
 #endif /* IRIS_UTIL_CONFIG_TABLE_H */

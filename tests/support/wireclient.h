@@ -14,6 +14,7 @@
 
 #include "net/conn.h"
 #include "net/tls.h"
+#include "wire/frame.h"
 #include "wire/msg.h"
 
 #define WC_QUEUE	64

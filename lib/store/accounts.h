@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Accounts, devices, device lists, invites and revocations in the store:
+ * reads on the loop through the read connection, writes as jobs on the
+ * writer thread (durable before their callback runs). Used by the core
+ * services of the engine; not part of the public queue API.
+ */
+#ifndef IRIS_STORE_ACCOUNTS_H
+#define IRIS_STORE_ACCOUNTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/worker.h"
+
+struct iris_store;
+
+#define IRIS_KEY_LEN		32
+#define IRIS_SIG_LEN		64
+#define IRIS_LIST_MAX		4096	/* encoded device list */
+#define IRIS_CODE_MAX		64	/* invite codes, link tokens */
+
+enum iris_acct_op {
+	ACCT_REGISTER,		/* a user's first or a further device */
+	ACCT_INVITE,		/* make an invite code */
+	ACCT_LINK,		/* make a link token for a user */
+	ACCT_DEVLIST_PUT,	/* a newer signed device list */
+	ACCT_REVOKE,		/* a token id or a device */
+};
+
+/* Revocation kinds (revocations.kind). */
+#define IRIS_REVOKE_TOKEN	1
+#define IRIS_REVOKE_DEVICE	2
+
+struct iris_acct_job;
+typedef void (*iris_acct_cb)(struct iris_acct_job *job, void *arg);
+
+struct iris_acct_job {
+	struct iris_job		 job;
+	struct iris_store	*store;
+	enum iris_acct_op	 op;
+	iris_acct_cb		 cb;
+	void			*arg;
+	uint64_t		 now_ms;
+
+	/* Inputs. */
+	char			 user[65];
+	uint32_t		 device;
+	uint8_t			 key[IRIS_KEY_LEN];
+	char			 name[65];
+	char			 code[IRIS_CODE_MAX + 1];	/* invite/link */
+	int			 open_policy;	/* no invite needed */
+	int			 is_link;	/* code is a link token */
+	uint32_t		 max_devices;
+	uint64_t		 expires_ms;
+	uint64_t		 version;
+	uint8_t			 list[IRIS_LIST_MAX];
+	size_t			 list_len;
+	uint8_t			 sig[IRIS_SIG_LEN];
+	int			 revoke_kind;
+	uint8_t			 revoke_key[80];
+	size_t			 revoke_len;
+
+	/*
+	 * Result: job.rc is IRIS_OK or a refusal: IRIS_EEXIST (user taken),
+	 * IRIS_EDENIED (no or a bad invite or link token), IRIS_ELIMIT (too
+	 * many devices), IRIS_ESTALE (device list version not newer).
+	 */
+	uint32_t		 out_device;
+	int			 out_primary;
+};
+
+/* Queues a job (a copy is not made: the job is freed after its cb). */
+int	 iris__acct_submit(struct iris_store *s, struct iris_acct_job *j);
+struct iris_acct_job *iris__acct_job_new(struct iris_store *s,
+	    enum iris_acct_op op, iris_acct_cb cb, void *arg);
+
+/* Reads on the loop. IRIS_OK, IRIS_ENOTFOUND or IRIS_ESTORE. */
+int	 iris__acct_device(struct iris_store *s, const char *user,
+	    uint32_t device, uint8_t key[IRIS_KEY_LEN], int *revoked);
+int	 iris__acct_user_exists(struct iris_store *s, const char *user);
+int	 iris__acct_devlist(struct iris_store *s, const char *user,
+	    uint64_t *version, uint8_t *list, size_t *list_len,
+	    uint8_t sig[IRIS_SIG_LEN]);
+int	 iris__acct_revoked(struct iris_store *s, int kind, const void *key,
+	    size_t len);
+
+#endif /* IRIS_STORE_ACCOUNTS_H */

@@ -1,0 +1,511 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Registration and login against a real engine on this process's loop,
+ * over TLS on loopback, with signatures made here independently of the
+ * server's code: closed registration and invites, proof of the identity
+ * key, logins bound to the TLS channel (a bare or relayed challenge
+ * fails), tokens (resume, forged, expired, revoked), failed-login limits,
+ * link tokens and device lists, and revocation closing a live session.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "iris.h"
+#include "iris_server.h"
+#include <pb_encode.h>
+
+#include "wireclient.h"
+
+#define T	5000
+
+static int failures;
+static struct event_base *base;
+static struct iris_engine *eng;
+static char fp[65];
+static int port;
+
+#define EXPECT(cond, ...) do {						\
+	if (!(cond)) {							\
+		fprintf(stderr, "engine_auth: line %d: ", __LINE__);	\
+		fprintf(stderr, __VA_ARGS__);				\
+		fputc('\n', stderr);					\
+		failures++;						\
+	}								\
+} while (0)
+
+struct dev {
+	char		 user[65];
+	uint32_t	 id;
+	unsigned char	 pk[32], sk[64];
+};
+
+/* A connection after hello, with the challenge and server id. */
+struct cx {
+	struct wc	 w;
+	uint8_t		 challenge[32];
+	uint8_t		 server_id[16];
+};
+
+static void
+open_cx(struct cx *c)
+{
+	struct iris_wire_msg m, *r;
+
+	memset(c, 0, sizeof(*c));
+	EXPECT(wc_connect(&c->w, base, port, fp, NULL, 0, T) == 0, "connect");
+	wc_hello(&m, 1, 1);
+	wc_send(&c->w, &m);
+	r = wc_next(&c->w, T);
+	EXPECT(r != NULL && r->f.which_body == iris_v1_Frame_server_hello_tag,
+	    "hello");
+	if (r != NULL) {
+		memcpy(c->challenge, r->f.body.server_hello.challenge, 32);
+		memcpy(c->server_id, r->f.body.server_hello.server_id, 16);
+	}
+}
+
+/* prefix || server id || challenge || binding || u8 len || user. */
+static size_t
+signed_string(uint8_t *out, const char *prefix, struct cx *c,
+    const uint8_t *challenge, const char *user)
+{
+	size_t n = strlen(prefix), ulen = strlen(user);
+
+	memcpy(out, prefix, n);
+	memcpy(out + n, c->server_id, 16);
+	memcpy(out + n + 16, challenge, 32);
+	memcpy(out + n + 48, iris__netconn_binding(c->w.c), 32);
+	n += 80;
+	out[n++] = (uint8_t)ulen;
+	memcpy(out + n, user, ulen);
+	return n + ulen;
+}
+
+/* Sends a body and returns the answer (an error code or 0). */
+static int
+ask(struct cx *c, struct iris_wire_msg *m, struct iris_wire_msg **out)
+{
+	struct iris_wire_msg *r;
+
+	wc_send(&c->w, m);
+	r = wc_next(&c->w, T);
+	if (out != NULL)
+		*out = r;
+	if (r == NULL)
+		return -1;
+	if (r->f.request_id != m->f.request_id)
+		return -2;
+	return r->f.which_body == iris_v1_Frame_error_tag ?
+	    (int)r->f.body.error.code : 0;
+}
+
+static int
+do_register(struct cx *c, struct dev *d, const char *invite,
+    const char *link, int tamper)
+{
+	struct iris_wire_msg m, *r;
+	uint8_t msg[256];
+	size_t n;
+	int rc;
+
+	iris__wire_msg_init(&m);
+	m.f.request_id = 2;
+	m.f.which_body = iris_v1_Frame_register_device_tag;
+	m.f.body.register_device.user.size = (pb_size_t)strlen(d->user);
+	memcpy(m.f.body.register_device.user.bytes, d->user, strlen(d->user));
+	memcpy(m.f.body.register_device.identity_key, d->pk, 32);
+	n = signed_string(msg, "IRIS-REGISTER-v1", c, c->challenge, d->user);
+	memcpy(msg + n, d->pk, 32);
+	msg[0] ^= (uint8_t)tamper;
+	crypto_sign_detached(m.f.body.register_device.signature, NULL, msg,
+	    n + 32, d->sk);
+	if (invite != NULL)
+		snprintf(m.f.body.register_device.invite_code, 64, "%s",
+		    invite);
+	if (link != NULL) {
+		m.f.body.register_device.link_token.size =
+		    (pb_size_t)strlen(link);
+		memcpy(m.f.body.register_device.link_token.bytes, link,
+		    strlen(link));
+	}
+	if ((rc = ask(c, &m, &r)) == 0) {
+		d->id = r->f.body.registered.device_id;
+		memcpy(c->challenge, r->f.body.registered.challenge, 32);
+	}
+	return rc;
+}
+
+/* how: 0 proper, 1 bare challenge, 2 another connection's challenge. */
+static int
+do_login(struct cx *c, struct dev *d, int how, const uint8_t *other_ch,
+    uint8_t *token, size_t *tlen)
+{
+	struct iris_wire_msg m, *r;
+	uint8_t msg[256];
+	size_t n;
+	int rc;
+
+	iris__wire_msg_init(&m);
+	m.f.request_id = 3;
+	m.f.which_body = iris_v1_Frame_login_tag;
+	m.f.body.login.user.size = (pb_size_t)strlen(d->user);
+	memcpy(m.f.body.login.user.bytes, d->user, strlen(d->user));
+	m.f.body.login.device_id = d->id;
+	if (how == 1) {
+		crypto_sign_detached(m.f.body.login.signature, NULL,
+		    c->challenge, 32, d->sk);
+	} else {
+		n = signed_string(msg, "IRIS-LOGIN-v1", c, how == 2 ?
+		    other_ch : c->challenge, d->user);
+		msg[n++] = (uint8_t)(d->id >> 24);
+		msg[n++] = (uint8_t)(d->id >> 16);
+		msg[n++] = (uint8_t)(d->id >> 8);
+		msg[n++] = (uint8_t)d->id;
+		crypto_sign_detached(m.f.body.login.signature, NULL, msg, n,
+		    d->sk);
+	}
+	if ((rc = ask(c, &m, &r)) == 0 && token != NULL) {
+		*tlen = r->f.body.logged_in.session_token.size;
+		memcpy(token, r->f.body.logged_in.session_token.bytes, *tlen);
+	}
+	return rc;
+}
+
+static int
+token_login(struct cx *c, struct dev *d, const uint8_t *token, size_t len)
+{
+	struct iris_wire_msg m;
+
+	iris__wire_msg_init(&m);
+	m.f.request_id = 4;
+	m.f.which_body = iris_v1_Frame_login_tag;
+	m.f.body.login.user.size = (pb_size_t)strlen(d->user);
+	memcpy(m.f.body.login.user.bytes, d->user, strlen(d->user));
+	m.f.body.login.device_id = d->id;
+	m.f.body.login.resume_token.size = (pb_size_t)len;
+	memcpy(m.f.body.login.resume_token.bytes, token, len);
+	return ask(c, &m, NULL);
+}
+
+static void
+new_dev(struct dev *d, const char *user)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->user, sizeof(d->user), "%s", user);
+	crypto_sign_keypair(d->pk, d->sk);
+}
+
+struct admin {
+	int	 done;
+	int	 rc;
+};
+
+static void
+admin_cb(struct iris_engine *e, int rc, void *arg)
+{
+	struct admin *a = arg;
+
+	(void)e;
+	a->done = 1;
+	a->rc = rc;
+}
+
+static int
+admin_done(void *arg)
+{
+	return ((struct admin *)arg)->done;
+}
+
+static void
+invite(char code[64], const char *user)
+{
+	struct admin a = { 0, 0 };
+
+	EXPECT(iris_engine_invite(eng, user, 60000, code, 64, admin_cb, &a) ==
+	    IRIS_OK, "invite");
+	EXPECT(wc_run_until(base, admin_done, &a, T) && a.rc == IRIS_OK,
+	    "invite not durable");
+}
+
+/* A device list of devs, version v, signed by signer. */
+static int
+put_list(struct cx *c, struct dev **devs, int n, uint64_t v,
+    const struct dev *signer)
+{
+	iris_v1_DeviceList dl = iris_v1_DeviceList_init_zero;
+	struct iris_wire_msg m;
+	iris_v1_SignedDeviceList *sl;
+	uint8_t msg[15 + 4096];
+	pb_ostream_t os;
+	int i;
+
+	dl.user.size = (pb_size_t)strlen(devs[0]->user);
+	memcpy(dl.user.bytes, devs[0]->user, dl.user.size);
+	dl.version = v;
+	dl.devices_count = (pb_size_t)n;
+	for (i = 0; i < n; i++) {
+		dl.devices[i].device_id = devs[i]->id;
+		memcpy(dl.devices[i].identity_key, devs[i]->pk, 32);
+	}
+	iris__wire_msg_init(&m);
+	m.f.request_id = 5;
+	m.f.which_body = iris_v1_Frame_device_list_put_tag;
+	m.f.body.device_list_put.has_list = true;
+	sl = &m.f.body.device_list_put.list;
+	os = pb_ostream_from_buffer(sl->list.bytes, sizeof(sl->list.bytes));
+	if (!pb_encode(&os, iris_v1_DeviceList_fields, &dl))
+		return -3;
+	sl->list.size = (pb_size_t)os.bytes_written;
+	memcpy(msg, "IRIS-DEVLIST-v1", 15);
+	memcpy(msg + 15, sl->list.bytes, sl->list.size);
+	crypto_sign_detached(sl->signature, NULL, msg, 15 + sl->list.size,
+	    signer->sk);
+	return ask(c, &m, NULL);
+}
+
+/* A token signed with the server's own key (read from its data dir). */
+static size_t
+forge_token(uint8_t *out, const struct dev *d, uint64_t expires)
+{
+	unsigned char seed[32], pk[32], sk[64], msg[256];
+	char hex[80];
+	FILE *f = fopen("data/server.key", "r");
+	size_t n = 0, ulen = strlen(d->user);
+	int i;
+
+	if (f == NULL || fgets(hex, sizeof(hex), f) == NULL)
+		return 0;
+	fclose(f);
+	sodium_hex2bin(seed, 32, hex, 64, NULL, NULL, NULL);
+	crypto_sign_seed_keypair(pk, sk, seed);
+	out[n++] = 1;
+	out[n++] = (uint8_t)ulen;
+	memcpy(out + n, d->user, ulen);
+	n += ulen;
+	for (i = 3; i >= 0; i--)
+		out[n++] = (uint8_t)(d->id >> (8 * i));
+	for (i = 7; i >= 0; i--)
+		out[n++] = (uint8_t)(expires >> (8 * i));
+	randombytes_buf(out + n, 16);
+	n += 16;
+	memcpy(msg, "IRIS-TOKEN-v1", 13);
+	memcpy(msg + 13, out, n);
+	crypto_sign_detached(out + n, NULL, msg, 13 + n, sk);
+	return n + 64;
+}
+
+static void
+registration_and_login(void)
+{
+	struct dev alice, mallory, bob, alice2;
+	struct cx a, b;
+	uint8_t token[256], bad[256];
+	size_t tlen = 0;
+	char code[64], code2[64];
+	struct iris_wire_msg m, *r;
+	int i, rc;
+
+	new_dev(&alice, "alice");
+	new_dev(&mallory, "alice");
+	new_dev(&bob, "bob");
+	/* Closed: no invite, a made-up one, a signature that lies. */
+	open_cx(&a);
+	EXPECT(do_register(&a, &alice, NULL, NULL, 0) ==
+	    iris_v1_ErrorCode_ERR_REGISTRATION_CLOSED, "closed, no invite");
+	wc_close(&a.w);
+	open_cx(&a);
+	EXPECT(do_register(&a, &alice, "not-a-code", NULL, 0) ==
+	    iris_v1_ErrorCode_ERR_BAD_INVITE, "bad invite");
+	wc_close(&a.w);
+	invite(code, "alice");
+	open_cx(&a);
+	EXPECT(do_register(&a, &alice, code, NULL, 1) ==
+	    iris_v1_ErrorCode_ERR_BAD_SIGNATURE, "tampered proof");
+	wc_close(&a.w);
+	/* The invite is bound to alice: bob cannot use it. */
+	open_cx(&b);
+	EXPECT(do_register(&b, &bob, code, NULL, 0) ==
+	    iris_v1_ErrorCode_ERR_BAD_INVITE, "invite for someone else");
+	wc_close(&b.w);
+	open_cx(&a);
+	EXPECT(do_register(&a, &alice, code, NULL, 0) == 0, "register");
+	EXPECT(alice.id == 1, "first device is %u", alice.id);
+	/* Used up; and alice is taken. */
+	open_cx(&b);
+	EXPECT(do_register(&b, &mallory, code, NULL, 0) ==
+	    iris_v1_ErrorCode_ERR_USER_EXISTS, "user taken");
+	wc_close(&b.w);
+	/* Same connection: log in with the fresh challenge. */
+	EXPECT(do_login(&a, &alice, 0, NULL, token, &tlen) == 0, "login");
+	EXPECT(tlen > 0, "token");
+	wc_close(&a.w);
+
+	/* A bare challenge, a relayed one, another key: refused. */
+	open_cx(&a);
+	EXPECT(do_login(&a, &alice, 1, NULL, NULL, NULL) ==
+	    iris_v1_ErrorCode_ERR_AUTH_FAILED, "bare challenge");
+	wc_close(&a.w);
+	open_cx(&a);
+	open_cx(&b);
+	EXPECT(do_login(&b, &alice, 2, a.challenge, NULL, NULL) ==
+	    iris_v1_ErrorCode_ERR_AUTH_FAILED, "relayed challenge");
+	wc_close(&b.w);
+	mallory.id = 1;
+	EXPECT(do_login(&a, &mallory, 0, NULL, NULL, NULL) ==
+	    iris_v1_ErrorCode_ERR_AUTH_FAILED, "wrong key");
+	wc_close(&a.w);
+	/* Unknown user and device. */
+	open_cx(&a);
+	bob.id = 1;
+	EXPECT(do_login(&a, &bob, 0, NULL, NULL, NULL) ==
+	    iris_v1_ErrorCode_ERR_UNKNOWN_USER, "unknown user");
+	wc_close(&a.w);
+	open_cx(&a);
+	alice.id = 7;
+	EXPECT(do_login(&a, &alice, 0, NULL, NULL, NULL) ==
+	    iris_v1_ErrorCode_ERR_UNKNOWN_DEVICE, "unknown device");
+	alice.id = 1;
+	wc_close(&a.w);
+
+	/* Tokens: resume; forged; expired. */
+	open_cx(&a);
+	EXPECT(token_login(&a, &alice, token, tlen) == 0, "token login");
+	wc_close(&a.w);
+	memcpy(bad, token, tlen);
+	bad[5] ^= 1;
+	open_cx(&a);
+	EXPECT(token_login(&a, &alice, bad, tlen) ==
+	    iris_v1_ErrorCode_ERR_AUTH_FAILED, "forged token");
+	wc_close(&a.w);
+	tlen = forge_token(bad, &alice, 1000);
+	open_cx(&a);
+	EXPECT(tlen > 0 && token_login(&a, &alice, bad, tlen) ==
+	    iris_v1_ErrorCode_ERR_TOKEN_EXPIRED, "expired token");
+	wc_close(&a.w);
+
+	/* A second device through a link token from the primary. */
+	open_cx(&a);
+	EXPECT(do_login(&a, &alice, 0, NULL, token, &tlen) == 0, "login 2");
+	iris__wire_msg_init(&m);
+	m.f.request_id = 8;
+	m.f.which_body = iris_v1_Frame_link_token_create_tag;
+	rc = ask(&a, &m, &r);
+	EXPECT(rc == 0 && r->f.which_body == iris_v1_Frame_link_token_tag,
+	    "link token");
+	snprintf(code2, sizeof(code2), "%.*s", rc == 0 ?
+	    (int)r->f.body.link_token.token.size : 0,
+	    rc == 0 ? (const char *)r->f.body.link_token.token.bytes : "");
+	new_dev(&alice2, "alice");
+	open_cx(&b);
+	EXPECT(do_register(&b, &alice2, NULL, code2, 0) == 0, "link");
+	EXPECT(alice2.id == 2, "second device id %u", alice2.id);
+	EXPECT(do_login(&b, &alice2, 0, NULL, NULL, NULL) == 0, "login dev 2");
+	{
+		struct dev *both[2] = { &alice, &alice2 };
+
+		/* Only the primary signs; versions only go up. */
+		EXPECT(put_list(&b, both, 2, 1, &alice2) ==
+		    iris_v1_ErrorCode_ERR_NOT_PRIMARY, "non-primary put");
+		EXPECT(put_list(&a, both, 2, 2, &alice2) ==
+		    iris_v1_ErrorCode_ERR_BAD_SIGNATURE, "signed by dev 2");
+		EXPECT(put_list(&a, both, 2, 2, &alice) == 0, "list v2");
+		EXPECT(put_list(&a, both, 2, 2, &alice) ==
+		    iris_v1_ErrorCode_ERR_STALE_VERSION, "same version");
+		EXPECT(put_list(&a, both, 2, 1, &alice) ==
+		    iris_v1_ErrorCode_ERR_STALE_VERSION, "lower version");
+		both[1] = &mallory;
+		mallory.id = 2;
+		EXPECT(put_list(&a, both, 2, 3, &alice) ==
+		    iris_v1_ErrorCode_ERR_BAD_REQUEST, "unknown key listed");
+	}
+	iris__wire_msg_init(&m);
+	m.f.request_id = 9;
+	m.f.which_body = iris_v1_Frame_device_list_get_tag;
+	m.f.body.device_list_get.users_count = 2;
+	memcpy(m.f.body.device_list_get.users[0].bytes, "alice", 5);
+	m.f.body.device_list_get.users[0].size = 5;
+	memcpy(m.f.body.device_list_get.users[1].bytes, "nobody", 6);
+	m.f.body.device_list_get.users[1].size = 6;
+	EXPECT(ask(&a, &m, &r) == 0 && r->nlists == 1, "list get");
+
+	/* Revoking device 2 closes its live session within the sweep. */
+	{
+		struct admin ad = { 0, 0 };
+
+		EXPECT(iris_engine_revoke_device(eng, "alice", 2, admin_cb,
+		    &ad) == IRIS_OK, "revoke");
+		EXPECT(wc_run_until(base, admin_done, &ad, T), "revoke done");
+		r = wc_next(&b.w, T);
+		EXPECT(r != NULL && r->f.body.error.code ==
+		    iris_v1_ErrorCode_ERR_REVOKED, "revoked session not told");
+		EXPECT(wc_wait_closed(&b.w, T), "revoked session not closed");
+	}
+	wc_close(&b.w);
+	open_cx(&b);
+	EXPECT(do_login(&b, &alice2, 0, NULL, NULL, NULL) ==
+	    iris_v1_ErrorCode_ERR_REVOKED, "revoked device logs in");
+	wc_close(&b.w);
+
+	/* Logout revoking the token: it no longer resumes. */
+	iris__wire_msg_init(&m);
+	m.f.request_id = 10;
+	m.f.which_body = iris_v1_Frame_logout_tag;
+	m.f.body.logout.revoke_token = true;
+	EXPECT(ask(&a, &m, &r) == 0 && r->f.which_body ==
+	    iris_v1_Frame_done_tag, "logout");
+	wc_close(&a.w);
+	open_cx(&a);
+	EXPECT(token_login(&a, &alice, token, tlen) ==
+	    iris_v1_ErrorCode_ERR_REVOKED, "revoked token resumes");
+	wc_close(&a.w);
+
+	/* Failed logins are limited per account. */
+	for (i = 0; i < 12; i++) {
+		open_cx(&a);
+		rc = do_login(&a, &mallory, 0, NULL, NULL, NULL);
+		wc_close(&a.w);
+	}
+	EXPECT(rc == iris_v1_ErrorCode_ERR_RATE_LIMITED, "no login limit");
+	open_cx(&a);
+	EXPECT(do_login(&a, &alice, 0, NULL, NULL, NULL) ==
+	    iris_v1_ErrorCode_ERR_RATE_LIMITED, "limit is per account");
+	wc_close(&a.w);
+}
+
+int
+main(void)
+{
+	struct iris_config *cfg;
+	uint64_t v = 0;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (sodium_init() < 0)
+		return 1;
+	base = event_base_new();
+	iris_config_new(&cfg);
+	iris_config_set(cfg, "data_dir", "data");
+	iris_config_set(cfg, "listen", "127.0.0.1:0");
+	iris_config_set(cfg, "revocation_check", "100ms");
+	iris_config_set(cfg, "login_failures", "9");
+	if (iris_engine_new(&eng, base, cfg) != IRIS_OK) {
+		fprintf(stderr, "engine_auth: no engine\n");
+		return 1;
+	}
+	iris_config_free(cfg);
+	port = iris_engine_port(eng, 0);
+	iris_engine_fingerprint(eng, fp, sizeof(fp));
+	registration_and_login();
+	iris_engine_stat(eng, "auth_failures", &v);
+	EXPECT(v >= 5, "auth_failures counter %llu", (unsigned long long)v);
+	iris_engine_free(eng);
+	event_base_free(base);
+	if (failures > 0)
+		return 1;
+	printf("engine_auth: registration, login, tokens, devices, "
+	    "revocation: ok\n");
+	return 0;
+}
