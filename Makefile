@@ -35,7 +35,7 @@ endif
 
 # Dependencies: mbedTLS and nanopb ship no .pc file on Debian 12, so they are
 # linked by name. Expanded lazily (=) so that `make deps` can run first.
-LIB_PCS      := libevent_core sqlite3 libsodium
+LIB_PCS      := libevent_core libevent_extra sqlite3 libsodium
 NANOPB_LIBS  := -lprotobuf-nanopb
 LIB_CFLAGS   = $(shell $(PKG_CONFIG) --cflags $(LIB_PCS))
 LIB_LIBS     = $(NANOPB_LIBS) $(shell $(PKG_CONFIG) --libs $(LIB_PCS)) \
@@ -82,6 +82,7 @@ $(LIB_A): $(LIB_OBJS)
 # Programs: compiled against include/ only, linked to the shared library.
 
 IRISD_SRCS := $(sort $(wildcard server/irisd*.c))
+# irisctl is its own program (server/irisctl.c).
 IRISD_OBJS := $(IRISD_SRCS:%.c=$(BUILD)/obj/%.o)
 IRISD      := $(BUILD)/irisd
 PROG_LIBS   = -L$(BUILD) -liris $(EVENT_LIBS)
@@ -96,7 +97,14 @@ $(IRISD): $(IRISD_OBJS) $(LIB_SO)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(IRISD_OBJS) $(PROG_LIBS)
 
-PROGRAMS := $(IRISD)
+IRISCTL      := $(BUILD)/irisctl
+IRISCTL_OBJS := $(BUILD)/obj/server/irisctl.o
+
+$(IRISCTL): $(IRISCTL_OBJS) $(LIB_SO)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(IRISCTL_OBJS) $(PROG_LIBS)
+
+PROGRAMS := $(IRISD) $(IRISCTL)
 
 # ---------------------------------------------------------------------------
 # Tests
@@ -246,7 +254,7 @@ install: all
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	    pkgconfig/libiris.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/libiris.pc
 	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/libiris.pc
-	$(INSTALL) -m 0755 $(IRISD) $(DESTDIR)$(SBINDIR)/
+	$(INSTALL) -m 0755 $(IRISD) $(IRISCTL) $(DESTDIR)$(SBINDIR)/
 	sh man/install.sh install $(DESTDIR)$(MANDIR) $(MANPAGES)
 	@if [ -z "$(DESTDIR)" ] && command -v ldconfig >/dev/null 2>&1 && \
 	    [ "$$(id -u)" = 0 ]; then echo ldconfig; ldconfig; fi
@@ -255,7 +263,7 @@ uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libiris.so.$(ABI) \
 	    $(DESTDIR)$(LIBDIR)/libiris.so $(DESTDIR)$(LIBDIR)/libiris.a \
 	    $(DESTDIR)$(PKGCONFIGDIR)/libiris.pc \
-	    $(DESTDIR)$(SBINDIR)/irisd
+	    $(DESTDIR)$(SBINDIR)/irisd $(DESTDIR)$(SBINDIR)/irisctl
 	for h in include/*.h; do rm -f $(DESTDIR)$(INCLUDEDIR)/$${h#include/}; done
 	sh man/install.sh uninstall $(DESTDIR)$(MANDIR) $(MANPAGES)
 
@@ -264,4 +272,4 @@ clean:
 
 .SECONDARY:
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

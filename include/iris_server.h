@@ -45,6 +45,8 @@ IRIS_API int	 iris_engine_reconfigure(struct iris_engine *eng,
 IRIS_API const char *iris_engine_error(const struct iris_engine *eng);
 /* The port listener idx is bound to (useful with port 0), or -1. */
 IRIS_API int	 iris_engine_port(const struct iris_engine *eng, size_t idx);
+/* The port of the metrics endpoint (metrics_listen), or -1 when off. */
+IRIS_API int	 iris_engine_metrics_port(const struct iris_engine *eng);
 /* The SHA-256 of the certificate's public key, 64 hex digits. */
 IRIS_API int	 iris_engine_fingerprint(const struct iris_engine *eng,
 		    char *buf, size_t len);

@@ -56,9 +56,11 @@ IRIS_API void	 iris_send_free(struct iris_send *send);
  * called later on the loop with the outcome: IRIS_OK with the message id
  * and the seq of each envelope (in the order they were added; duplicate
  * set when this was a retry of a stored send) once the commit is durable,
- * or a negative code (IRIS_EAGAIN: an inbox at its cap, retry later;
- * IRIS_ESTORE: the commit failed and nothing was stored). On a negative
- * return cb is never called.
+ * or a negative code (IRIS_EAGAIN: an inbox at its cap, nothing stored,
+ * retry later; IRIS_ESTORE: the commit failed and its outcome is unknown,
+ * since a crash before the store recovers can leave it stored: retry with
+ * the same client msg id, which returns the original result if it was).
+ * On a negative return cb is never called.
  */
 typedef void (*iris_append_cb)(struct iris_store *store, int result,
     uint64_t msg_id, const uint64_t *seqs, size_t nseqs, int duplicate,

@@ -239,7 +239,7 @@ iris__auth_register(struct iris_session *s, struct iris_wire_msg *m)
 	}
 	policy = (int)iris__config_uint(eng->cfg, IRIS__OPT_REGISTRATION);
 	if (policy == 2 && rg->link_token.size == 0 &&
-	    iris__acct_user_exists(eng->store, user) == IRIS_ENOTFOUND &&
+	    iris__acct_user(eng->store, user, NULL) == IRIS_ENOTFOUND &&
 	    (eng->register_cb == NULL || eng->register_cb(eng, user,
 	    rg->invite_code, eng->register_arg) != IRIS_OK)) {
 		iris__session_error(s, rid,
@@ -267,6 +267,7 @@ iris__auth_register(struct iris_session *s, struct iris_wire_msg *m)
 	r->s = s;
 	r->rid = rid;
 	j->arg = r;
+	j->drop = iris__free;
 	iris__session_hold(s);
 	if ((rc = iris__acct_submit(eng->store, j)) != IRIS_OK) {
 		iris__session_release(s);
@@ -376,7 +377,7 @@ iris__auth_login(struct iris_session *s, struct iris_wire_msg *m)
 	char user[65], tuser[65];
 	uint32_t retry, tdev;
 	size_t n;
-	int revoked, rc;
+	int revoked, disabled = 0, rc;
 
 	copy_user(user, &lg->user);
 	if (too_many_failures(eng, user, &retry)) {
@@ -390,15 +391,17 @@ iris__auth_login(struct iris_session *s, struct iris_wire_msg *m)
 		count_failure(eng, user);
 		iris__session_error(s, rid, rc != IRIS_ENOTFOUND ?
 		    iris_v1_ErrorCode_ERR_STORE_UNAVAILABLE :
-		    iris__acct_user_exists(eng->store, user) == IRIS_OK ?
+		    iris__acct_user(eng->store, user, NULL) == IRIS_OK ?
 		    iris_v1_ErrorCode_ERR_UNKNOWN_DEVICE :
 		    iris_v1_ErrorCode_ERR_UNKNOWN_USER, 0, NULL);
 		return;
 	}
-	if (revoked) {
+	if (revoked || (iris__acct_user(eng->store, user, &disabled) ==
+	    IRIS_OK && disabled)) {
 		count_failure(eng, user);
 		iris__session_error(s, rid, iris_v1_ErrorCode_ERR_REVOKED, 0,
-		    "this device was revoked");
+		    revoked ? "this device was revoked" :
+		    "this account is disabled");
 		return;
 	}
 	if (lg->resume_token.size > 0) {

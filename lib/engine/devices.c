@@ -105,6 +105,7 @@ iris__auth_link(struct iris_session *s, struct iris_wire_msg *m)
 	}
 	l->s = s;
 	l->rid = m->f.request_id;
+	j->drop = iris__free;
 	snprintf(j->user, sizeof(j->user), "%s", user);
 	make_code(j->code);
 	j->expires_ms = iris__clock_realtime_ms(NULL) + LINK_TTL_MS;
@@ -257,6 +258,7 @@ iris__devlist_put(struct iris_session *s, struct iris_wire_msg *m)
 	}
 	p->s = s;
 	p->rid = rid;
+	j->drop = iris__free;
 	snprintf(j->user, sizeof(j->user), "%s", user);
 	j->version = dl.version;
 	memcpy(j->list, sl->list.bytes, sl->list.size);
@@ -284,6 +286,8 @@ iris__auth_revoked(struct iris_session *s)
 	if (iris__acct_device(eng->store, user, device, key, &revoked) ==
 	    IRIS_OK && revoked)
 		return 1;
+	if (iris__acct_user(eng->store, user, &revoked) == IRIS_OK && revoked)
+		return 1;	/* the account was disabled */
 	return iris__acct_revoked(eng->store, IRIS_REVOKE_TOKEN,
 	    iris__session_token_id(s), 16) == 1;
 }
@@ -339,6 +343,7 @@ admin_job(struct iris_engine *eng, enum iris_acct_op op, iris_admin_cb cb,
 		iris__free(a);
 		return NULL;
 	}
+	j->drop = iris__free;
 	a->eng = eng;
 	a->cb = cb;
 	a->arg = arg;

@@ -26,12 +26,13 @@
 #include "engine/engine.h"
 #include "store/store.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 
 static const char *const stat_names[ST_COUNT] = {
 	"connections", "accepted", "refused_full", "tls_failures",
 	"frames_in", "frames_out", "bytes_in", "bytes_out", "errors_sent",
 	"malformed", "timeouts", "slow_readers", "logins", "logins_resumed",
-	"auth_failures", "registrations", "revoked_closed",
+	"auth_failures", "registrations", "revoked_closed", "refused_rate",
 };
 
 static int fail(struct iris_engine *eng, int rc, const char *fmt, ...)
@@ -127,6 +128,52 @@ iris__engine_inbound(struct iris_engine *eng, int64_t delta)
 	}
 }
 
+#define IP_SLOTS	4096
+
+/* Takes a token from the peer address's bucket; 0 when over the rate. */
+static int
+ip_allowed(struct iris_engine *eng, const struct sockaddr *sa,
+    uint32_t *retry_ms)
+{
+	const uint8_t *p;
+	size_t n, i;
+	uint32_t h = 2166136261u;
+	struct iris_bucket *b;
+
+	if (sa->sa_family == AF_INET) {
+		p = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+		n = 4;
+	} else if (sa->sa_family == AF_INET6) {
+		/* A /64 is one client: the rest is cheap to vary. */
+		p = (const uint8_t *)
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		n = 8;
+	} else
+		return 1;	/* the local socket */
+	for (i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	b = &eng->ip_buckets[h % IP_SLOTS];
+	return iris__bucket_take(b, iris__clock_mono_us(), 1, retry_ms);
+}
+
+static int
+ip_buckets_init(struct iris_engine *eng)
+{
+	uint64_t now = iris__clock_mono_us();
+	uint32_t rate = (uint32_t)iris__config_uint(eng->cfg,
+	    IRIS__OPT_CONN_RATE);
+	uint32_t burst = (uint32_t)iris__config_uint(eng->cfg,
+	    IRIS__OPT_CONN_BURST);
+	size_t i;
+
+	if (eng->ip_buckets == NULL && (eng->ip_buckets = iris__calloc(
+	    IP_SLOTS, sizeof(*eng->ip_buckets))) == NULL)
+		return IRIS_ENOMEM;
+	for (i = 0; i < IP_SLOTS; i++)
+		iris__bucket_init(&eng->ip_buckets[i], rate, burst, now);
+	return IRIS_OK;
+}
+
 static void
 on_accept(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
@@ -134,6 +181,8 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	struct iris_listener *lst = arg;
 	struct iris_engine *eng = lst->eng;
 	char peer[INET6_ADDRSTRLEN + 8] = "local";
+	uint32_t retry = 0;
+	int refuse = 0;
 
 	(void)l, (void)salen;
 	if (sa->sa_family == AF_INET)
@@ -144,7 +193,20 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd,
 		    &((struct sockaddr_in6 *)sa)->sin6_addr, peer,
 		    sizeof(peer));
 	eng->st[ST_ACCEPTED]++;
-	if (eng->stopping || iris__session_new(eng, fd, lst->tls, peer) !=
+	if (!ip_allowed(eng, sa, &retry)) {
+		eng->st[ST_REFUSED_RATE]++;
+		refuse = iris_v1_ErrorCode_ERR_RATE_LIMITED;
+	} else if (eng->nsessions >= eng->max_conns) {
+		eng->st[ST_REFUSED_FULL]++;
+		refuse = iris_v1_ErrorCode_ERR_TOO_MANY_CONNECTIONS;
+		retry = 1000;
+	}
+	/*
+	 * Refusals are told over the connection, but not to more than a
+	 * few beyond the limit at once: past that the socket just closes.
+	 */
+	if (eng->stopping || (refuse != 0 && eng->nrefusing >= 64) ||
+	    iris__session_new(eng, fd, lst->tls, peer, refuse, retry) !=
 	    IRIS_OK)
 		evutil_closesocket(fd);
 }
@@ -332,8 +394,11 @@ iris_engine_new(struct iris_engine **engp, struct event_base *base,
 	}
 	eng->log = *iris__config_logger(eng->cfg);
 	iris__engine_limits(eng);
-	if ((rc = open_parts(eng)) != IRIS_OK ||
-	    (rc = start_sweep(eng)) != IRIS_OK) {
+	if ((rc = ip_buckets_init(eng)) != IRIS_OK ||
+	    (rc = open_parts(eng)) != IRIS_OK ||
+	    (rc = start_sweep(eng)) != IRIS_OK ||
+	    (rc = iris__admin_start(eng)) != IRIS_OK ||
+	    (rc = iris__metrics_start(eng)) != IRIS_OK) {
 		iris_engine_free(eng);
 		return rc;
 	}
@@ -348,6 +413,8 @@ iris_engine_free(struct iris_engine *eng)
 
 	if (eng == NULL)
 		return;
+	iris__metrics_stop(eng);
+	iris__admin_stop(eng);
 	for (i = 0; i < eng->nlst; i++)
 		evconnlistener_free(eng->lst[i].l);
 	while (eng->sessions != NULL)
@@ -355,6 +422,7 @@ iris_engine_free(struct iris_engine *eng)
 	iris_store_close(eng->store);
 	iris__sessions_free_zombies(eng);
 	iris__free(eng->fails);
+	iris__free(eng->ip_buckets);
 	sodium_memzero(eng->sign_sk, sizeof(eng->sign_sk));
 	iris__tls_ctx_free(eng->tls);
 	if (eng->stop_ev != NULL)
@@ -428,6 +496,7 @@ iris_engine_reconfigure(struct iris_engine *eng,
 	eng->cfg = copy;
 	eng->log = *iris__config_logger(eng->cfg);
 	iris__engine_limits(eng);
+	(void)ip_buckets_init(eng);
 	(void)start_sweep(eng);
 	iris__log(&eng->log, IRIS_LOG_NOTICE, "configuration reloaded");
 	return IRIS_OK;
@@ -445,6 +514,12 @@ iris_engine_port(const struct iris_engine *eng, size_t idx)
 	if (eng == NULL || idx >= eng->nlst)
 		return -1;
 	return eng->lst[idx].port;
+}
+
+int
+iris_engine_metrics_port(const struct iris_engine *eng)
+{
+	return eng != NULL && eng->metrics != NULL ? eng->metrics_port : -1;
 }
 
 int

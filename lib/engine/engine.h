@@ -14,6 +14,7 @@
 #include "net/conn.h"
 #include "net/tls.h"
 #include "util/config.h"
+#include "util/bucket.h"
 #include "util/log.h"
 #include "wire/frame.h"
 #include "wire/msg.h"
@@ -39,7 +40,7 @@ enum {
 	ST_FRAMES_IN, ST_FRAMES_OUT, ST_BYTES_IN, ST_BYTES_OUT,
 	ST_ERRORS_SENT, ST_MALFORMED, ST_TIMEOUTS, ST_SLOW_READERS,
 	ST_LOGINS, ST_LOGINS_RESUMED, ST_AUTH_FAILURES, ST_REGISTRATIONS,
-	ST_REVOKED_CLOSED, ST_COUNT
+	ST_REVOKED_CLOSED, ST_REFUSED_RATE, ST_COUNT
 };
 
 struct iris_engine {
@@ -67,6 +68,7 @@ struct iris_engine {
 	struct iris_session	*sessions;	/* doubly linked */
 	struct iris_session	*zombies;	/* closed, store jobs pending */
 	uint64_t		 nsessions;
+	uint64_t		 nrefusing;	/* sessions only refusing */
 	uint64_t		 inbound;	/* bytes held by framers */
 	int			 reads_paused;	/* over the inbound budget */
 
@@ -78,6 +80,16 @@ struct iris_engine {
 
 	uint64_t		 st[ST_COUNT];
 
+	/* Administration socket (lib/engine/admin.c) and metrics
+	 * (lib/engine/metrics.c). */
+	struct iris_admin	*admin;
+	struct iris_metrics	*metrics;
+	int			 metrics_port;
+
+	/* Per-IP new-connection buckets (hashed; a shared slot is stricter,
+	 * never looser). */
+	struct iris_bucket	*ip_buckets;
+
 	/* Auth (lib/engine/auth.c). */
 	uint8_t			 sign_pk[32];	/* signs session tokens */
 	uint8_t			 sign_sk[64];
@@ -87,8 +99,10 @@ struct iris_engine {
 };
 
 /* lib/engine/session.c */
+/* refuse: 0, or an error code sent as soon as the connection is up (with
+ * retry_ms), after which it is closed. */
 int	 iris__session_new(struct iris_engine *eng, int fd, int tls,
-	    const char *peer);
+	    const char *peer, int refuse, uint32_t retry_ms);
 void	 iris__session_free(struct iris_session *s);
 struct iris_session *iris__session_next(struct iris_session *s);
 /* Tells the client why, then closes (shutdown, over the limit). */
@@ -113,6 +127,16 @@ const char *iris__session_user(struct iris_session *s, uint32_t *device);
 const uint8_t *iris__session_token_id(struct iris_session *s);
 void	 iris__session_login(struct iris_session *s, const char *user,
 	    uint32_t device, const uint8_t token_id[16]);
+
+/* lib/engine/admin.c: the admin socket irisctl talks to. */
+struct iris_admin;
+int	 iris__admin_start(struct iris_engine *eng);
+void	 iris__admin_stop(struct iris_engine *eng);
+
+/* lib/engine/metrics.c: /metrics, /healthz, /readyz over HTTP. */
+struct iris_metrics;
+int	 iris__metrics_start(struct iris_engine *eng);
+void	 iris__metrics_stop(struct iris_engine *eng);
 
 /* lib/engine/auth.c: registration, login, tokens, device lists. */
 int	 iris__auth_init(struct iris_engine *eng, const char *dir);

@@ -38,6 +38,8 @@ struct iris_session {
 	uint32_t		 device;
 	uint8_t			 token_id[16];
 	int			 pending;	/* store jobs in flight */
+	int			 refuse;	/* say this, then close */
+	uint32_t		 refuse_retry;
 	int			 gone;		/* freed while pending */
 	uint64_t		 born_ms;
 	uint64_t		 last_ms;	/* last complete frame */
@@ -72,6 +74,8 @@ iris__session_free(struct iris_session *s)
 {
 	if (s == NULL || s->gone)
 		return;
+	if (s->refuse != 0)
+		s->eng->nrefusing--;
 	unlink_session(s);
 	iris__engine_inbound(s->eng, -(int64_t)s->held);
 	iris__framer_free(&s->fr);
@@ -441,8 +445,14 @@ on_data(struct iris_netconn *c, const uint8_t *p, size_t n, void *arg)
 static void
 on_open(struct iris_netconn *c, void *arg)
 {
+	struct iris_session *s = arg;
+
 	(void)c;
-	(void)arg;
+	if (s->refuse != 0)
+		iris__session_bye(s, s->refuse, s->refuse_retry, s->refuse ==
+		    iris_v1_ErrorCode_ERR_RATE_LIMITED ?
+		    "too many new connections from your address" :
+		    "the server is full");
 }
 
 static void
@@ -516,19 +526,20 @@ arm_timer(struct iris_session *s)
 }
 
 int
-iris__session_new(struct iris_engine *eng, int fd, int tls, const char *peer)
+iris__session_new(struct iris_engine *eng, int fd, int tls, const char *peer,
+    int refuse, uint32_t retry_ms)
 {
 	struct iris_session *s;
 	int rc;
 
-	if (eng->nsessions >= eng->max_conns) {
-		eng->st[ST_REFUSED_FULL]++;
-		return IRIS_ELIMIT;
-	}
 	if ((s = iris__calloc(1, sizeof(*s))) == NULL)
 		return IRIS_ENOMEM;
 	s->eng = eng;
 	s->tls = tls;
+	s->refuse = refuse;
+	s->refuse_retry = retry_ms;
+	if (refuse != 0)
+		eng->nrefusing++;
 	snprintf(s->peer, sizeof(s->peer), "%s", peer);
 	iris__framer_init(&s->fr, eng->max_frame_pre);
 	s->born_ms = s->last_ms = now_ms();

@@ -7,6 +7,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -343,12 +345,18 @@ setup(struct iris_netconn **cp, struct event_base *base, int fd,
     const struct iris_netconn_cbs *cbs, void *arg)
 {
 	struct iris_netconn *c;
-	int flags, rc = IRIS_ENOMEM;
+	int flags, one = 1, rc = IRIS_ENOMEM;
 
 	*cp = NULL;
 	if ((flags = fcntl(fd, F_GETFL)) < 0 ||
 	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
 		return IRIS_EIO;
+	/*
+	 * Output is already coalesced per loop turn; Nagle would only hold
+	 * the second segment of a handshake flight for a delayed ACK.
+	 * (Fails harmlessly on a Unix socket.)
+	 */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if ((c = iris__calloc(1, sizeof(*c))) == NULL)
 		return IRIS_ENOMEM;
 	c->base = base;

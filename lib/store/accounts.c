@@ -261,6 +261,8 @@ done_acct(struct iris_job *job, int deliver)
 
 	if (deliver && j->cb != NULL)
 		j->cb(j, j->arg);
+	else if (!deliver && j->drop != NULL)
+		j->drop(j->arg);
 	iris__free(j);
 }
 
@@ -331,7 +333,7 @@ iris__acct_device(struct iris_store *s, const char *user, uint32_t device,
 }
 
 int
-iris__acct_user_exists(struct iris_store *s, const char *user)
+iris__acct_user(struct iris_store *s, const char *user, int *disabled)
 {
 	sqlite3_stmt *st = s->rs[RS_USER];
 	int rc;
@@ -339,6 +341,8 @@ iris__acct_user_exists(struct iris_store *s, const char *user)
 	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
 	if ((rc = sqlite3_step(st)) != SQLITE_ROW)
 		return read_done(s, st, rc);
+	if (disabled != NULL)
+		*disabled = sqlite3_column_int(st, 0) != 0;
 	sqlite3_reset(st);
 	return IRIS_OK;
 }

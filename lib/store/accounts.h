@@ -41,6 +41,8 @@ struct iris_acct_job {
 	enum iris_acct_op	 op;
 	iris_acct_cb		 cb;
 	void			*arg;
+	/* Frees arg when cb will never run (the store closed first). */
+	void			(*drop)(void *arg);
 	uint64_t		 now_ms;
 
 	/* Inputs. */
@@ -78,7 +80,10 @@ struct iris_acct_job *iris__acct_job_new(struct iris_store *s,
 /* Reads on the loop. IRIS_OK, IRIS_ENOTFOUND or IRIS_ESTORE. */
 int	 iris__acct_device(struct iris_store *s, const char *user,
 	    uint32_t device, uint8_t key[IRIS_KEY_LEN], int *revoked);
-int	 iris__acct_user_exists(struct iris_store *s, const char *user);
+/* IRIS_OK when the user exists (disabled, if not NULL, says whether an
+ * administrator disabled it), IRIS_ENOTFOUND, or IRIS_ESTORE. */
+int	 iris__acct_user(struct iris_store *s, const char *user,
+	    int *disabled);
 int	 iris__acct_devlist(struct iris_store *s, const char *user,
 	    uint64_t *version, uint8_t *list, size_t *list_len,
 	    uint8_t sig[IRIS_SIG_LEN]);

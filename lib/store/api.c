@@ -349,6 +349,12 @@ iris_store_stat(const struct iris_store *s, const char *name,
 	}
 }
 
+void
+iris__store_worker_stats(struct iris_store *s, struct iris_worker_stats *st)
+{
+	iris__worker_stats(s->w, st);
+}
+
 const char *
 iris_store_stat_name(size_t index)
 {

@@ -277,7 +277,7 @@ w_rollback(void *ctx)
 		__atomic_add_fetch(&s->n_io_errors, 1, __ATOMIC_RELAXED);
 		__atomic_store_n(&s->read_only, 1, __ATOMIC_RELEASE);
 		s->next_recover_ms = 0;
-		iris__log(&s->log, IRIS_LOG_ERR, "store %s: %s; read-only "
+		iris__store_wlog(s, IRIS_LOG_ERR, "store %s: %s; read-only "
 		    "until it recovers", s->path, s->werr);
 	}
 }

@@ -5,10 +5,12 @@
  * their retention, and recovery after a failed commit (reopen, then a
  * TRUNCATE checkpoint must succeed before the store writes again).
  */
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "iris.h"
 #include "store/store.h"
+#include "util/alloc.h"
 #include "util/clock.h"
 
 #define PRUNE_CHUNK	1000	/* rows per prune statement */
@@ -19,6 +21,43 @@ uint64_t
 iris__store_now(const struct iris_store *s)
 {
 	return s->opts.now_ms(s->opts.now_arg);
+}
+
+struct log_job {
+	struct iris_job		 job;
+	struct iris_store	*store;
+	int			 level;
+	char			 msg[600];
+};
+
+static void
+log_done(struct iris_job *job, int deliver)
+{
+	struct log_job *l = (struct log_job *)job;
+
+	if (deliver)
+		iris__log(&l->store->log, l->level, "%s", l->msg);
+	iris__free(l);
+}
+
+static const struct iris_job_ops log_ops = { NULL, log_done };
+
+void
+iris__store_wlog(struct iris_store *s, int level, const char *fmt, ...)
+{
+	struct log_job *l;
+	va_list ap;
+
+	if (!iris__log_enabled(&s->log, level) ||
+	    (l = iris__calloc(1, sizeof(*l))) == NULL)
+		return;
+	l->job.ops = &log_ops;
+	l->store = s;
+	l->level = level;
+	va_start(ap, fmt);
+	vsnprintf(l->msg, sizeof(l->msg), fmt, ap);
+	va_end(ap);
+	iris__worker_post(s->w, &l->job);
 }
 
 int
@@ -175,10 +214,15 @@ prune_inbox(struct iris_store *s, uint64_t now)
 	return SQLITE_OK;
 }
 
-/* After a failure: reopen, and write again only if TRUNCATE succeeds. */
+/*
+ * After a failure: reopen, and write again only if TRUNCATE succeeds.
+ * Paced by the monotonic clock: a wall clock stepping back must not stall
+ * recovery.
+ */
 static void
-recover(struct iris_store *s, uint64_t now)
+recover(struct iris_store *s)
 {
+	uint64_t now = iris__clock_mono_us() / 1000;
 	int log = -1, ckpt = -1, rc;
 
 	if (now < s->next_recover_ms)
@@ -202,12 +246,13 @@ recover(struct iris_store *s, uint64_t now)
 	s->recover_wait_ms = 0;
 	__atomic_add_fetch(&s->n_recoveries, 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->read_only, 0, __ATOMIC_RELEASE);
-	iris__log(&s->log, IRIS_LOG_NOTICE, "store %s: recovered; writing "
+	iris__store_wlog(s, IRIS_LOG_NOTICE, "store %s: recovered; writing "
 	    "again", s->path);
 	return;
 fail:
-	iris__log(&s->log, IRIS_LOG_WARNING, "store %s: still read-only (%s);"
-	    " next try in %u ms", s->path, s->werr, s->recover_wait_ms);
+	iris__store_wlog(s, IRIS_LOG_WARNING, "store %s: still read-only (%s;"
+	    " a full disk needs free space for the write-ahead log); next try"
+	    " in %u ms", s->path, s->werr, s->recover_wait_ms);
 }
 
 void
@@ -218,7 +263,7 @@ iris__store_tick(void *ctx)
 	int log = 0, ckpt = 0, rc;
 
 	if (__atomic_load_n(&s->read_only, __ATOMIC_ACQUIRE)) {
-		recover(s, now);
+		recover(s);
 		return;
 	}
 	rc = sqlite3_wal_checkpoint_v2(s->wdb, NULL,
@@ -236,7 +281,7 @@ iris__store_tick(void *ctx)
 		__atomic_add_fetch(&s->n_io_errors, 1, __ATOMIC_RELAXED);
 		__atomic_store_n(&s->read_only, 1, __ATOMIC_RELEASE);
 		s->next_recover_ms = 0;
-		iris__log(&s->log, IRIS_LOG_ERR, "store %s: %s; read-only "
+		iris__store_wlog(s, IRIS_LOG_ERR, "store %s: %s; read-only "
 		    "until it recovers", s->path, s->werr);
 	}
 }

@@ -28,7 +28,8 @@ struct iris__store_opts {
 	uint64_t	(*now_ms)(void *arg);	/* wall clock */
 	void		*now_arg;
 	unsigned	 tick_ms;	/* writer maintenance period */
-	unsigned	 recover_ms;	/* first wait before a recovery try */
+	unsigned	 recover_ms;	/* wait after a failed recovery try,
+					 * doubling up to 30 s */
 	int		 max_schema;	/* migrate only up to this (tests) */
 };
 
@@ -168,8 +169,16 @@ void	 iris__store_writer_close(struct iris_store *s);
 uint16_t iris__store_shard(const char *user);
 
 uint64_t iris__store_now(const struct iris_store *s);
+/* Logs from the writer thread: the line is handed to the loop, where the
+ * embedder's callback runs (libiris calls it on the loop only). */
+void	 iris__store_wlog(struct iris_store *s, int level, const char *fmt,
+	    ...) __attribute__((format(printf, 3, 4)));
 void	 iris__store_seterr(struct iris_store *s, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+
+/* The writer's counters (commit latency histogram included). */
+void	 iris__store_worker_stats(struct iris_store *s,
+	    struct iris_worker_stats *st);
 
 /* lib/store/read.c */
 #define IRIS_STORE_SCAN_MAX	4096	/* messages in one scan */

@@ -18,6 +18,11 @@
 #include "store/worker.h"
 #include "util/alloc.h"
 
+const uint64_t iris__lat_bounds_us[IRIS_LAT_BUCKETS - 1] = {
+	250, 500, 1000, 2000, 5000, 10000, 25000, 50000, 100000, 250000,
+	1000000,
+};
+
 struct jobq {
 	struct iris_job		*head;
 	struct iris_job		*tail;
@@ -69,12 +74,18 @@ q_append(struct jobq *q, struct jobq *more)
 }
 
 static uint64_t
-mono_ms(void)
+mono_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static uint64_t
+mono_ms(void)
+{
+	return mono_us() / 1000;
 }
 
 /* Runs one batch; every job leaves with its rc set. */
@@ -82,6 +93,8 @@ static void
 run_batch(struct iris_worker *w, struct jobq *batch, size_t n)
 {
 	struct iris_job *job;
+	uint64_t t0 = mono_us(), us;
+	size_t b;
 	int rc;
 
 	rc = w->ops->writable(w->ctx);
@@ -109,6 +122,13 @@ run_batch(struct iris_worker *w, struct jobq *batch, size_t n)
 		w->st.jobs += n;
 		if (n > w->st.max_batch)
 			w->st.max_batch = n;
+		/* Transaction and fsync: what an ack waits for. */
+		us = mono_us() - t0;
+		for (b = 0; b < IRIS_LAT_BUCKETS - 1 &&
+		    us > iris__lat_bounds_us[b]; b++)
+			;
+		w->st.lat[b]++;
+		w->st.lat_sum_us += us;
 	}
 	q_append(&w->finished, batch);
 	pthread_mutex_unlock(&w->mu);
@@ -298,6 +318,18 @@ iris__worker_submit(struct iris_worker *w, struct iris_job *job)
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 	return IRIS_OK;
+}
+
+void
+iris__worker_post(struct iris_worker *w, struct iris_job *job)
+{
+	struct jobq one = { job, job };
+
+	job->next = NULL;
+	pthread_mutex_lock(&w->mu);
+	q_append(&w->finished, &one);
+	pthread_mutex_unlock(&w->mu);
+	wake_loop(w);
 }
 
 void

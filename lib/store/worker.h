@@ -67,14 +67,26 @@ int	 iris__worker_start(struct iris_worker **wp, struct event_base *base,
  * taken: the caller still owns it). */
 int	 iris__worker_submit(struct iris_worker *w, struct iris_job *job);
 /*
+ * Hands a job straight to the loop (its done() runs there, its exec never
+ * does): the writer thread uses it for what must happen on the loop, such
+ * as log lines. Any thread; never fails.
+ */
+void	 iris__worker_post(struct iris_worker *w, struct iris_job *job);
+/*
  * Stops the thread after it has run what is queued, drops undelivered
  * results, and frees the worker, calling ops->release; when called from
  * inside a done() callback, the free happens once that dispatch ends.
  */
 void	 iris__worker_free(struct iris_worker *w);
 
+/* Commit latency histogram: upper bounds in µs (the last is +Inf). */
+#define IRIS_LAT_BUCKETS	12
+extern const uint64_t iris__lat_bounds_us[IRIS_LAT_BUCKETS - 1];
+
 /* Counters, read on the loop. */
 struct iris_worker_stats {
+	uint64_t	 lat[IRIS_LAT_BUCKETS];	/* commits per bucket */
+	uint64_t	 lat_sum_us;
 	uint64_t	 batches;	/* committed transactions */
 	uint64_t	 jobs;		/* jobs run */
 	uint64_t	 failed_batches;

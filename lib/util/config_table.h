@@ -126,6 +126,18 @@
 	X(REVOCATION_CHECK, "revocation_check", DURATION, "10s",	\
 	    IRIS__MSEC(50), IRIS__SEC(60), NULL, NULL,			\
 	    "How often live sessions are checked against revocations;"	\
-	    " a revoked device or token is disconnected within it.")
+	    " a revoked device or token is disconnected within it.")	\
+	X(ADMIN_SOCKET, "admin_socket", STRING, "", 0, 0, NULL, NULL,	\
+	    "Path of the administration socket irisctl talks to (mode"	\
+	    " 0600, peers checked); empty: data_dir/admin.sock.")	\
+	X(METRICS_LISTEN, "metrics_listen", STRING, "", 0, 0, NULL,	\
+	    NULL,							\
+	    "HOST:PORT of the HTTP endpoint for /metrics, /healthz and"	\
+	    " /readyz; empty: off. Keep it on a local address.")	\
+	X(CONN_RATE, "conn_rate", UINT, "20", 1, 1000000, NULL, NULL,	\
+	    "New connections per second from one IP address, sustained.")\
+	X(CONN_BURST, "conn_burst", UINT, "100", 1, 1000000, NULL,	\
+	    NULL,							\
+	    "New connections one IP address may open at once.")
 
 #endif /* IRIS_UTIL_CONFIG_TABLE_H */

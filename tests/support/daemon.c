@@ -23,34 +23,54 @@ mono_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Reads what irisd wrote, waiting at most ms for something. */
-static void
-pump(struct daemon *d, int ms)
+/* The reader thread: everything irisd writes, until it closes stderr. */
+static void *
+reader_main(void *arg)
 {
-	struct pollfd p = { d->logfd, POLLIN, 0 };
+	struct daemon *d = arg;
+	char buf[4096];
 	ssize_t n;
+	size_t room;
 
-	if (d->logfd < 0 || poll(&p, 1, ms) <= 0)
-		return;
-	n = read(d->logfd, d->log + d->loglen, sizeof(d->log) - 1 - d->loglen);
-	if (n <= 0) {
-		close(d->logfd);
-		d->logfd = -1;
-		return;
+	while ((n = read(d->logfd, buf, sizeof(buf))) > 0 ||
+	    (n < 0 && errno == EINTR)) {
+		if (n <= 0)
+			continue;
+		if (getenv("IRIS_TEST_VERBOSE") != NULL)
+			fwrite(buf, 1, (size_t)n, stderr);
+		pthread_mutex_lock(&d->mu);
+		room = sizeof(d->log) - 1 - d->loglen;
+		if ((size_t)n > room)
+			n = (ssize_t)room;	/* keep the start; drop more */
+		memcpy(d->log + d->loglen, buf, (size_t)n);
+		d->loglen += (size_t)n;
+		d->log[d->loglen] = '\0';
+		pthread_cond_broadcast(&d->cv);
+		pthread_mutex_unlock(&d->mu);
 	}
-	d->loglen += (size_t)n;
-	d->log[d->loglen] = '\0';
-	if (getenv("IRIS_TEST_VERBOSE") != NULL)
-		fwrite(d->log + d->loglen - (size_t)n, 1, (size_t)n, stderr);
+	pthread_mutex_lock(&d->mu);
+	d->eof = 1;
+	pthread_cond_broadcast(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+	return NULL;
 }
 
 const char *
 daemon_wait_line(struct daemon *d, const char *what, unsigned timeout_ms)
 {
 	static char line[1024];
-	long long deadline = mono_ms() + timeout_ms;
+	struct timespec ts;
+	const char *ret = NULL;
 	char *hit, *start, *end;
 
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&d->mu);
 	for (;;) {
 		hit = strstr(d->log + d->scanned, what);
 		if (hit != NULL && (end = strchr(hit, '\n')) != NULL) {
@@ -59,12 +79,15 @@ daemon_wait_line(struct daemon *d, const char *what, unsigned timeout_ms)
 			snprintf(line, sizeof(line), "%.*s",
 			    (int)(end - start), start);
 			d->scanned = (size_t)(end + 1 - d->log);
-			return line;
+			ret = line;
+			break;
 		}
-		if (mono_ms() >= deadline || d->logfd < 0)
-			return NULL;
-		pump(d, (int)(deadline - mono_ms()));
+		if (d->eof || pthread_cond_timedwait(&d->cv, &d->mu, &ts) ==
+		    ETIMEDOUT)
+			break;
 	}
+	pthread_mutex_unlock(&d->mu);
+	return ret;
 }
 
 int
@@ -94,6 +117,10 @@ daemon_start(struct daemon *d, const char *const *args, unsigned timeout_ms)
 	d->logfd = pfd[0];
 	if (d->pid < 0)
 		return -1;
+	pthread_mutex_init(&d->mu, NULL);
+	pthread_cond_init(&d->cv, NULL);
+	if (pthread_create(&d->reader, NULL, reader_main, d) != 0)
+		return -1;
 	if ((line = daemon_wait_line(d, "(port ", timeout_ms)) != NULL)
 		sscanf(strstr(line, "(port ") + 6, "%d", &d->port);
 	if ((line = daemon_wait_line(d, "fingerprint", timeout_ms)) != NULL)
@@ -106,22 +133,28 @@ int
 daemon_stop(struct daemon *d, int sig, unsigned timeout_ms)
 {
 	long long deadline = mono_ms() + timeout_ms;
+	int exited;
 	pid_t r;
 
 	if (d->pid <= 0)
 		return -1;
 	kill(d->pid, sig);
+	/* The exit closes its stderr: the reader sees the end. */
 	while ((r = waitpid(d->pid, &d->status, WNOHANG)) == 0 &&
 	    mono_ms() < deadline)
-		pump(d, 20);	/* keep its log flowing while it drains */
-	if (r != d->pid) {
+		daemon_wait_line(d, "\n\n", 20);	/* no such line: waits */
+	exited = r == d->pid;
+	if (!exited) {
 		kill(d->pid, SIGKILL);
 		waitpid(d->pid, &d->status, 0);
-		d->pid = 0;
-		return -1;
 	}
 	d->pid = 0;
-	while (d->logfd >= 0)
-		pump(d, 100);
+	pthread_join(d->reader, NULL);
+	close(d->logfd);
+	d->logfd = -1;
+	pthread_cond_destroy(&d->cv);
+	pthread_mutex_destroy(&d->mu);
+	if (!exited)
+		return -1;
 	return WIFEXITED(d->status) ? WEXITSTATUS(d->status) : -1;
 }

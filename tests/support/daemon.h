@@ -6,14 +6,23 @@
 #ifndef IRIS_TESTS_DAEMON_H
 #define IRIS_TESTS_DAEMON_H
 
+#include <pthread.h>
 #include <sys/types.h>
 
+/*
+ * A thread drains irisd's stderr as it comes (a full pipe would block the
+ * daemon) and keeps the last 256 KiB of it.
+ */
 struct daemon {
-	pid_t	 pid;
-	int	 logfd;		/* read end of its stderr */
-	char	 log[65536];	/* everything it said so far */
-	size_t	 loglen;
-	size_t	 scanned;	/* wait_line searches from here */
+	pid_t		 pid;
+	int		 logfd;		/* read end of its stderr */
+	pthread_t	 reader;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	int		 eof;
+	char		 log[262144];	/* what it said (the start, if long) */
+	size_t		 loglen;
+	size_t		 scanned;	/* wait_line searches from here */
 	int	 status;	/* after stop */
 	int	 port;		/* from "listening on ... (port N)" */
 	char	 fp[65];	/* from "fingerprint ... : HEX" */

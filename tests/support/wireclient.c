@@ -75,14 +75,7 @@ on_data(struct iris_netconn *c, const uint8_t *p, size_t n, void *arg)
 		slot = (w->head + w->n) % WC_QUEUE;
 		w->raw[slot] = malloc(flen);
 		memcpy(w->raw[slot], frame, flen);
-		iris__wire_msg_init(&w->q[slot]);
-		if (iris__wire_decode(&w->q[slot], w->raw[slot], flen,
-		    &w->lim) != IRIS_OK) {
-			w->bad = 1;
-			iris__wire_msg_reset(&w->q[slot]);
-			free(w->raw[slot]);
-			continue;
-		}
+		w->rawlen[slot] = flen;
 		w->n++;
 	}
 }
@@ -143,7 +136,7 @@ drop_head(struct wc *w)
 {
 	if (w->n == 0)
 		return;
-	iris__wire_msg_reset(&w->q[w->head]);
+	iris__wire_msg_reset(&w->cur);
 	free(w->raw[w->head]);
 	w->head = (w->head + 1) % WC_QUEUE;
 	w->n--;
@@ -198,10 +191,19 @@ wc_next(struct wc *w, unsigned timeout_ms)
 		drop_head(w);
 		w->taken = 0;
 	}
-	if (!wc_run_until(w->base, has_frame, w, timeout_ms) || w->n == 0)
-		return NULL;
-	w->taken = 1;
-	return &w->q[w->head];
+	for (;;) {
+		if (!wc_run_until(w->base, has_frame, w, timeout_ms) ||
+		    w->n == 0)
+			return NULL;
+		iris__wire_msg_init(&w->cur);
+		w->taken = 1;
+		if (iris__wire_decode(&w->cur, w->raw[w->head],
+		    w->rawlen[w->head], &w->lim) == IRIS_OK)
+			return &w->cur;
+		w->bad = 1;	/* undecodable: skip it */
+		drop_head(w);
+		w->taken = 0;
+	}
 }
 
 static int

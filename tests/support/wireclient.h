@@ -17,7 +17,7 @@
 #include "wire/frame.h"
 #include "wire/msg.h"
 
-#define WC_QUEUE	64
+#define WC_QUEUE	64	/* frames received, not yet taken */
 
 struct wc {
 	struct event_base	*base;
@@ -28,9 +28,11 @@ struct wc {
 	int			 open;
 	int			 closed;
 	int			 close_err;
-	/* Decoded frames not yet taken, each with its own bytes. */
+	/* Frames not yet taken, each with its own bytes; the one handed
+	 * out is decoded into cur. */
 	uint8_t			*raw[WC_QUEUE];
-	struct iris_wire_msg	 q[WC_QUEUE];
+	size_t			 rawlen[WC_QUEUE];
+	struct iris_wire_msg	 cur;
 	size_t			 head, n;
 	int			 bad;		/* undecodable frame seen */
 	int			 taken;		/* q[head] handed out */
