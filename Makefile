@@ -164,7 +164,7 @@ $(FUZZ_BIN): $(FUZZ_SRCS) $(wildcard lib/*/*.h) include/iris.h
 	    $(NANOPB_LIBS)
 
 .PHONY: all lib programs tests check _check run _run deps install uninstall \
-	clean proto fuzz fuzz-corpus bench-store
+	clean proto fuzz fuzz-corpus bench-store bench-conn
 all: lib programs
 lib: $(LIB_SO) $(LIB_A)
 programs: $(PROGRAMS)
@@ -223,6 +223,14 @@ _run: all
 # group commit; prints a table and one JSON line.
 bench-store: $(BUILD)/tests/bench/store_bench
 	$(BUILD)/tests/bench/store_bench $(BENCH_ARGS)
+
+# Connection costs of a real irisd: memory per idle TLS connection, CPU
+# per login (full and ticket).
+bench-conn: $(BUILD)/tests/bench/conn_bench all
+	$(Q)d=$$(mktemp -d) && cd $$d && IRIS_BUILD=$(CURDIR)/$(BUILD) \
+	    LD_LIBRARY_PATH=$(CURDIR)/$(BUILD) \
+	    $(CURDIR)/$(BUILD)/tests/bench/conn_bench $(BENCH_ARGS); \
+	    rc=$$?; rm -rf $$d; exit $$rc
 
 fuzz: $(FUZZ_BIN)
 	$(Q)sh tests/fuzz/run.sh $(FUZZ_BIN) $(FUZZ_TIME)

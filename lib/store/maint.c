@@ -15,6 +15,8 @@
 
 #define PRUNE_CHUNK	1000	/* rows per prune statement */
 #define PRUNE_ROUNDS	8	/* statements per tick */
+#define PRUNE_TXN_ROWS	4096	/* acked messages deleted per transaction */
+#define PRUNE_BUDGET_MS	50	/* writer time per tick while behind */
 #define RECOVER_MAX_MS	30000
 
 uint64_t
@@ -159,18 +161,20 @@ prune_upto(struct iris_store *s, int64_t box, int64_t acked, int64_t pruned,
 
 /*
  * Acked messages past their retention. Boxes with acks beyond what was
- * pruned are in a partial index; they are visited round robin, a bounded
- * number of rows per tick, so the writer is never held long.
+ * pruned are in a partial index; they are visited round robin, up to
+ * PRUNE_TXN_ROWS messages in one transaction (one fsync), so the writer
+ * is never held long. *more says whether a backlog remains.
  */
 static int
-prune_inbox(struct iris_store *s, uint64_t now)
+prune_inbox(struct iris_store *s, uint64_t now, int *more)
 {
 	enum { BATCH = 64 };
 	int64_t row[BATCH][3], upto;
 	uint64_t cutoff = now > s->retention_ms ? now - s->retention_ms : 0;
 	sqlite3_stmt *st;
-	int rc, n = 0, i, changes;
+	int rc, n = 0, i, changes, total = 0;
 
+	*more = 0;
 	rc = sqlite3_prepare_v2(s->wdb, "SELECT id, acked_seq, pruned_seq"
 	    " FROM boxes WHERE pruned_seq < acked_seq AND id > ?1"
 	    " ORDER BY id LIMIT ?2", -1, &st, NULL);
@@ -187,31 +191,42 @@ prune_inbox(struct iris_store *s, uint64_t now)
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return rc;
-	/* Next tick goes on after these, or starts over. */
-	s->prune_from_box = n == BATCH ? row[n - 1][0] : 0;
-	for (i = 0; i < n && i < PRUNE_ROUNDS * 8; i++) {
+	if (n == 0) {
+		s->prune_from_box = 0;
+		return SQLITE_OK;
+	}
+	if ((rc = exec1(s, "BEGIN IMMEDIATE", 0, 0, NULL)) != SQLITE_OK)
+		return rc;
+	for (i = 0; i < n && total < PRUNE_TXN_ROWS; i++) {
 		if ((rc = prune_upto(s, row[i][0], row[i][1], row[i][2],
 		    cutoff, &upto)) != SQLITE_OK)
-			return rc;
+			goto fail;
 		if (upto <= row[i][2])
 			continue;
-		if ((rc = exec1(s, "BEGIN IMMEDIATE", 0, 0, NULL)) !=
-		    SQLITE_OK)
-			return rc;
 		if ((rc = exec1(s, "DELETE FROM inbox WHERE box = ?1 AND"
 		    " seq <= ?2", row[i][0], upto, &changes)) != SQLITE_OK ||
 		    (rc = exec1(s, "UPDATE boxes SET pruned_seq = ?2 WHERE"
-		    " id = ?1", row[i][0], upto, NULL)) != SQLITE_OK ||
-		    (rc = exec1(s, "COMMIT", 0, 0, NULL)) != SQLITE_OK) {
-			if (!sqlite3_get_autocommit(s->wdb))
-				sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL,
-				    NULL);
-			return rc;
-		}
-		__atomic_add_fetch(&s->n_pruned_msgs, (uint64_t)changes,
-		    __ATOMIC_RELAXED);
+		    " id = ?1", row[i][0], upto, NULL)) != SQLITE_OK)
+			goto fail;
+		total += changes;
+		/* A box with more than a chunk behind is visited again. */
+		if (upto < row[i][1])
+			*more = 1;
 	}
+	if ((rc = exec1(s, "COMMIT", 0, 0, NULL)) != SQLITE_OK)
+		goto fail;
+	__atomic_add_fetch(&s->n_pruned_msgs, (uint64_t)total,
+	    __ATOMIC_RELAXED);
+	/* Go on after the last box visited, or start over. */
+	s->prune_from_box = i < n || n == BATCH ? row[i - 1][0] : 0;
+	/* More boxes waiting, and this round made progress: go on. */
+	if ((i < n || n == BATCH) && total > 0)
+		*more = 1;
 	return SQLITE_OK;
+fail:
+	if (!sqlite3_get_autocommit(s->wdb))
+		sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
 }
 
 /*
@@ -271,9 +286,15 @@ iris__store_tick(void *ctx)
 	if (rc == SQLITE_OK && log > 0)
 		__atomic_add_fetch(&s->n_checkpoints, 1, __ATOMIC_RELAXED);
 	if (rc == SQLITE_OK && now >= s->next_prune_ms) {
-		s->next_prune_ms = now + 1000;
+		/* While behind, prune within a budget every tick. */
+		uint64_t t0 = iris__clock_mono_us();
+		int more = 1;
+
 		if ((rc = prune_sends(s, now)) == SQLITE_OK)
-			rc = prune_inbox(s, now);
+			while (more && rc == SQLITE_OK &&
+			    iris__clock_mono_us() - t0 < PRUNE_BUDGET_MS * 1000)
+				rc = prune_inbox(s, now, &more);
+		s->next_prune_ms = more ? now : now + 1000;
 	}
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
 		snprintf(s->werr, sizeof(s->werr), "maintenance: %s",

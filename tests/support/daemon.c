@@ -125,8 +125,12 @@ daemon_start(struct daemon *d, const char *const *args, unsigned timeout_ms)
 		sscanf(strstr(line, "(port ") + 6, "%d", &d->port);
 	if ((line = daemon_wait_line(d, "fingerprint", timeout_ms)) != NULL)
 		sscanf(strrchr(line, ' ') + 1, "%64s", d->fp);
-	return daemon_wait_line(d, "ready", timeout_ms) != NULL &&
-	    d->port > 0 && strlen(d->fp) == 64 ? 0 : -1;
+	if (daemon_wait_line(d, "ready", timeout_ms) != NULL && d->port > 0 &&
+	    strlen(d->fp) == 64)
+		return 0;
+	/* Not the daemon we expected: do not leave it running. */
+	daemon_stop(d, SIGKILL, timeout_ms);
+	return -1;
 }
 
 int

@@ -463,6 +463,31 @@ registration_and_login(void)
 	    iris_v1_ErrorCode_ERR_REVOKED, "revoked token resumes");
 	wc_close(&a.w);
 
+	/* A restart keeps accounts, devices and revocations. */
+	{
+		struct iris_config *cfg;
+		char fp2[65];
+
+		iris_engine_free(eng);
+		iris_config_new(&cfg);
+		iris_config_set(cfg, "data_dir", "data");
+		iris_config_set(cfg, "listen", "127.0.0.1:0");
+		iris_config_set(cfg, "login_failures", "9");
+		EXPECT(iris_engine_new(&eng, base, cfg) == IRIS_OK, "restart");
+		iris_config_free(cfg);
+		port = iris_engine_port(eng, 0);
+		iris_engine_fingerprint(eng, fp2, sizeof(fp2));
+		EXPECT(strcmp(fp, fp2) == 0, "identity changed on restart");
+		open_cx(&a);
+		EXPECT(do_login(&a, &alice, 0, NULL, NULL, NULL) == 0,
+		    "alice after restart");
+		wc_close(&a.w);
+		open_cx(&b);
+		EXPECT(do_login(&b, &alice2, 0, NULL, NULL, NULL) ==
+		    iris_v1_ErrorCode_ERR_REVOKED, "revocation after restart");
+		wc_close(&b.w);
+	}
+
 	/* Failed logins are limited per account. */
 	for (i = 0; i < 12; i++) {
 		open_cx(&a);

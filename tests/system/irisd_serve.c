@@ -7,11 +7,15 @@
  * and exits 0 on SIGTERM, and after a restart keeps its identity and
  * resumes a session ticket.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "iris.h"
 #include "daemon.h"
@@ -64,6 +68,95 @@ expect_pong(struct wc *w, uint64_t rid)
 	    r->f.request_id == rid && r->f.body.pong.data.size == 10 &&
 	    memcmp(r->f.body.pong.data.bytes, "still here", 10) == 0,
 	    "ping %llu: no matching pong", (unsigned long long)rid);
+}
+
+/* GET path from 127.0.0.1:port; returns the status, body in out. */
+static int
+http_get(int port, const char *path, char *out, size_t len)
+{
+	struct sockaddr_in sin;
+	struct timeval tv = { 5, 0 };
+	char req[256];
+	size_t n = 0;
+	ssize_t r;
+	int fd, status = -1;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)port);
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: x\r\n\r\n",
+	    path);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	    write(fd, req, strlen(req)) == (ssize_t)strlen(req)) {
+		while (n + 1 < len && (r = read(fd, out + n, len - 1 - n)) > 0)
+			n += (size_t)r;
+		out[n] = '\0';
+		sscanf(out, "HTTP/1.%*d %d", &status);
+	}
+	close(fd);
+	return status;
+}
+
+/* The value of metric name, or -1; every line must be well formed. */
+static long long
+metric(const char *page, const char *name)
+{
+	const char *body = strstr(page, "\r\n\r\n"), *p, *eol;
+	char line[512], mname[256];
+	long long v, found = -1;
+	double d;
+
+	for (p = body != NULL ? body + 4 : page; *p != '\0'; p = eol + 1) {
+		if ((eol = strchr(p, '\n')) == NULL)
+			break;
+		snprintf(line, sizeof(line), "%.*s", (int)(eol - p), p);
+		if (line[0] == '#') {
+			EXPECT(strncmp(line, "# HELP ", 7) == 0 ||
+			    strncmp(line, "# TYPE ", 7) == 0, "bad: %s", line);
+			continue;
+		}
+		EXPECT(sscanf(line, "%255[a-z_{}=\".+0-9e-] %lf", mname, &d)
+		    == 2, "not Prometheus text: %s", line);
+		if (sscanf(line, "%255s %lld", mname, &v) == 2 &&
+		    strcmp(mname, name) == 0)
+			found = v;
+	}
+	return found;
+}
+
+static void
+check_metrics(const struct daemon *d, struct wc *good)
+{
+	static char page[65536];
+	const char *at = strstr(d->log, "metrics on http://127.0.0.1:");
+	long long before, after;
+	int port = 0;
+
+	EXPECT(at != NULL && sscanf(at + 28, "%d", &port) == 1 && port > 0,
+	    "no metrics port in the log");
+	EXPECT(http_get(port, "/metrics", page, sizeof(page)) == 200,
+	    "/metrics status");
+	before = metric(page, "iris_frames_in_total");
+	EXPECT(before > 0, "frames_in before: %lld", before);
+	EXPECT(metric(page, "iris_store_commit_seconds_count") >= 0,
+	    "no commit latency histogram");
+	expect_pong(good, 30);
+	expect_pong(good, 31);
+	EXPECT(http_get(port, "/metrics", page, sizeof(page)) == 200,
+	    "/metrics status");
+	after = metric(page, "iris_frames_in_total");
+	EXPECT(after >= before + 2, "frames_in did not move: %lld -> %lld",
+	    before, after);
+	EXPECT(http_get(port, "/healthz", page, sizeof(page)) == 200 &&
+	    strstr(page, "ok") != NULL, "/healthz");
+	EXPECT(http_get(port, "/readyz", page, sizeof(page)) == 200,
+	    "/readyz");
+	EXPECT(http_get(port, "/nothing", page, sizeof(page)) == 404,
+	    "unknown path");
 }
 
 static int
@@ -205,7 +298,8 @@ main(void)
 
 	signal(SIGPIPE, SIG_IGN);
 	f = fopen("iris.conf", "w");
-	fprintf(f, "data_dir data\nlisten 127.0.0.1:0\nframe_timeout 1s\n");
+	fprintf(f, "data_dir data\nlisten 127.0.0.1:0\nframe_timeout 1s\n"
+	    "metrics_listen 127.0.0.1:0\n");
 	fclose(f);
 	if (daemon_start(&d, args, 3 * T) != 0) {
 		fprintf(stderr, "irisd_serve: irisd did not start:\n%s\n",
@@ -215,6 +309,7 @@ main(void)
 	EXPECT(hello(&good, base, &d, NULL, 0) == 0, "good client: hello");
 	session_rules(&good);
 	bad_inputs(base, &d, &good);
+	check_metrics(&d, &good);
 	EXPECT(iris__netconn_session_save(good.c, sess, sizeof(sess),
 	    &slen) == IRIS_OK, "session save");
 
