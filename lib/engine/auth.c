@@ -361,8 +361,9 @@ login_ok(struct iris_session *s, uint64_t rid, const char *user,
 	    &li->head_seq);
 	iris__session_login(s, user, device, id);
 	eng->st[resumed ? ST_LOGINS_RESUMED : ST_LOGINS]++;
-	iris__log(&eng->log, IRIS_LOG_INFO, "%s: %s/%u logged in%s",
-	    iris__session_peer(s), user, device, resumed ? " (token)" : "");
+	iris__log(&eng->log, IRIS_LOG_INFO, "%s: trace %s: %s/%u logged in%s",
+	    iris__session_peer(s), iris__session_trace(s), user, device,
+	    resumed ? " (token)" : "");
 	iris__session_send(s, &m);
 }
 
@@ -436,8 +437,9 @@ iris__auth_login(struct iris_session *s, struct iris_wire_msg *m)
 	msg[n++] = (uint8_t)lg->device_id;
 	if (crypto_sign_verify_detached(lg->signature, msg, n, key) != 0) {
 		count_failure(eng, user);
-		iris__log(&eng->log, IRIS_LOG_INFO, "%s: failed login as "
-		    "%s/%u", iris__session_peer(s), user, lg->device_id);
+		iris__log(&eng->log, IRIS_LOG_INFO, "%s: trace %s: failed login"
+		    " as %s/%u", iris__session_peer(s), iris__session_trace(s),
+		    user, lg->device_id);
 		iris__session_error(s, rid, iris_v1_ErrorCode_ERR_AUTH_FAILED,
 		    0, "bad login signature");
 		return;

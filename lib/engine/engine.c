@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -96,6 +97,7 @@ void
 iris__engine_limits(struct iris_engine *eng)
 {
 	const struct iris_config *c = eng->cfg;
+	struct rlimit rl;
 
 	iris__wire_limits_config(&eng->lim, c);
 	eng->max_frame = iris__wire_max_frame(&eng->lim);
@@ -106,6 +108,16 @@ iris__engine_limits(struct iris_engine *eng)
 	eng->unauth_timeout_ms = iris__config_uint(c,
 	    IRIS__OPT_UNAUTH_TIMEOUT);
 	eng->max_conns = iris__config_uint(c, IRIS__OPT_MAX_CONNECTIONS);
+	/* Within the file limit, leaving room for the store and listeners. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur !=
+	    RLIM_INFINITY && rl.rlim_cur > 128 &&
+	    eng->max_conns > rl.rlim_cur - 128) {
+		eng->max_conns = rl.rlim_cur - 128;
+		iris__log(&eng->log, IRIS_LOG_WARNING, "max_connections "
+		    "lowered to %llu: the process may open %llu files",
+		    (unsigned long long)eng->max_conns,
+		    (unsigned long long)rl.rlim_cur);
+	}
 	eng->output_cap = iris__config_uint(c, IRIS__OPT_OUTPUT_CAP);
 	eng->inbound_budget = iris__config_uint(c, IRIS__OPT_INBOUND_BUDGET);
 }
@@ -425,6 +437,8 @@ iris_engine_free(struct iris_engine *eng)
 	iris__free(eng->ip_buckets);
 	sodium_memzero(eng->sign_sk, sizeof(eng->sign_sk));
 	iris__tls_ctx_free(eng->tls);
+	while (eng->nretired > 0)
+		iris__tls_ctx_free(eng->retired[--eng->nretired]);
 	if (eng->stop_ev != NULL)
 		event_free(eng->stop_ev);
 	if (eng->sweep_ev != NULL)
@@ -480,6 +494,33 @@ iris_engine_shutdown(struct iris_engine *eng, iris_engine_cb cb, void *arg)
 	return IRIS_OK;
 }
 
+/* A new certificate for new connections; the old one stays for those
+ * already made with it. */
+static int
+reload_tls(struct iris_engine *eng)
+{
+	const char *dir = iris__config_str(eng->cfg, IRIS__OPT_DATA_DIR);
+	const char *cert = iris__config_str(eng->cfg, IRIS__OPT_TLS_CERT);
+	const char *key = iris__config_str(eng->cfg, IRIS__OPT_TLS_KEY);
+	struct iris_tls_ctx *ctx;
+	char why[256];
+	int rc;
+
+	if (eng->nretired == sizeof(eng->retired) / sizeof(eng->retired[0]))
+		return fail(eng, IRIS_ELIMIT, "TLS: too many reloads; restart "
+		    "irisd to take a new certificate");
+	if ((*cert == '\0') != (*key == '\0'))
+		return fail(eng, IRIS_ECONFIG, "tls_cert and tls_key go "
+		    "together");
+	if ((rc = iris__tls_server_new(&ctx, dir, *cert ? cert : NULL,
+	    *key ? key : NULL, &eng->log, why, sizeof(why))) != IRIS_OK)
+		return fail(eng, rc, "TLS reload refused, keeping the "
+		    "certificate in use: %s", why);
+	eng->retired[eng->nretired++] = eng->tls;
+	eng->tls = ctx;
+	return IRIS_OK;
+}
+
 int
 iris_engine_reconfigure(struct iris_engine *eng,
     const struct iris_config *cfg)
@@ -498,6 +539,8 @@ iris_engine_reconfigure(struct iris_engine *eng,
 	iris__engine_limits(eng);
 	(void)ip_buckets_init(eng);
 	(void)start_sweep(eng);
+	if ((rc = reload_tls(eng)) != IRIS_OK)
+		return rc;
 	iris__log(&eng->log, IRIS_LOG_NOTICE, "configuration reloaded");
 	return IRIS_OK;
 }

@@ -22,6 +22,7 @@
 #define IRIS_SERVER_ID_LEN	16
 #define IRIS_CHALLENGE_LEN	32
 #define IRIS_LISTENERS_MAX	(IRIS__CONFIG_LIST_MAX + 1)
+#define IRIS_WIRE_ERRS		64	/* error codes counted (v1 has 33) */
 
 struct evconnlistener;
 struct iris_session;
@@ -49,6 +50,10 @@ struct iris_engine {
 	struct iris_logger	 log;
 	char			 err[512];
 	struct iris_tls_ctx	*tls;
+	/* Contexts replaced by a reload; connections made on them may still
+	 * use them, so they live as long as the engine. */
+	struct iris_tls_ctx	*retired[16];
+	size_t			 nretired;
 	struct iris_store	*store;
 	struct iris_listener	 lst[IRIS_LISTENERS_MAX];
 	size_t			 nlst;
@@ -79,6 +84,7 @@ struct iris_engine {
 	struct event		*sweep_ev;	/* revocation checks */
 
 	uint64_t		 st[ST_COUNT];
+	uint64_t		 errs[IRIS_WIRE_ERRS];	/* sent, by code */
 
 	/* Administration socket (lib/engine/admin.c) and metrics
 	 * (lib/engine/metrics.c). */
@@ -123,6 +129,8 @@ void	 iris__session_new_challenge(struct iris_session *s,
 	    uint8_t out[IRIS_CHALLENGE_LEN]);
 const uint8_t *iris__session_binding(struct iris_session *s);
 const char *iris__session_peer(struct iris_session *s);
+/* The trace id (hex) of the frame being handled, or "-". */
+const char *iris__session_trace(struct iris_session *s);
 const char *iris__session_user(struct iris_session *s, uint32_t *device);
 const uint8_t *iris__session_token_id(struct iris_session *s);
 void	 iris__session_login(struct iris_session *s, const char *user,

@@ -101,6 +101,14 @@ on_metrics(struct evhttp_request *req, void *arg)
 		counter(b, metric, "store counter (iris_store_stat(3))",
 		    gauge ? "gauge" : "counter", v);
 	}
+	/* Errors sent by code: refusals, auth failures by cause, limits. */
+	evbuffer_add_printf(b, "# HELP iris_errors_total error frames sent, "
+	    "by code\n# TYPE iris_errors_total counter\n");
+	for (i = 1; i < IRIS_WIRE_ERRS; i++)
+		if (eng->errs[i] > 0)
+			evbuffer_add_printf(b, "iris_errors_total{code=\"%s\"} "
+			    "%llu\n", iris__wire_errname((int)i),
+			    (unsigned long long)eng->errs[i]);
 	latency(b, eng->store);
 	counter(b, "iris_inbound_buffered_bytes",
 	    "bytes held by connections' frame buffers", "gauge", eng->inbound);

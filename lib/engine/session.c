@@ -45,6 +45,7 @@ struct iris_session {
 	uint64_t		 last_ms;	/* last complete frame */
 	uint64_t		 partial_ms;	/* a frame started */
 	char			 peer[64];
+	char			 trace[33];	/* of the frame being handled */
 };
 
 static uint64_t
@@ -168,6 +169,12 @@ iris__session_peer(struct iris_session *s)
 }
 
 const char *
+iris__session_trace(struct iris_session *s)
+{
+	return s->trace;
+}
+
+const char *
 iris__session_user(struct iris_session *s, uint32_t *device)
 {
 	if (device != NULL)
@@ -238,6 +245,7 @@ iris__session_error(struct iris_session *s, uint64_t request_id, int code,
 	snprintf(m.f.body.error.detail, sizeof(m.f.body.error.detail), "%s",
 	    detail != NULL ? detail : "");
 	s->eng->st[ST_ERRORS_SENT]++;
+	s->eng->errs[(unsigned)code < IRIS_WIRE_ERRS ? code : 0]++;
 	(void)iris__session_send(s, &m);
 }
 
@@ -376,6 +384,8 @@ dispatch(struct iris_session *s, struct iris_wire_msg *m)
 	    iris__wire_bodyname(body));
 }
 
+static const uint8_t zero_trace[16];
+
 static void
 on_frame(struct iris_session *s, const uint8_t *p, size_t n)
 {
@@ -385,6 +395,17 @@ on_frame(struct iris_session *s, const uint8_t *p, size_t n)
 	s->eng->st[ST_FRAMES_IN]++;
 	iris__wire_msg_init(&m);
 	rc = iris__wire_decode(&m, p, n, &s->eng->lim);
+	/* The frame's trace id follows it into every log line. */
+	if (rc == IRIS_OK && memcmp(m.f.trace_id, zero_trace,
+	    sizeof(zero_trace)) != 0)
+		iris__hex(s->trace, sizeof(s->trace), m.f.trace_id, 16);
+	else
+		strcpy(s->trace, "-");
+	if (rc == IRIS_OK)
+		iris__log(&s->eng->log, IRIS_LOG_DEBUG, "%s: trace %s: request "
+		    "%llu %s", s->peer, s->trace,
+		    (unsigned long long)m.f.request_id,
+		    iris__wire_bodyname(m.f.which_body));
 	if (rc != IRIS_OK) {
 		s->eng->st[ST_MALFORMED]++;
 		iris__log(&s->eng->log, IRIS_LOG_INFO, "%s: %s (%s); closing",

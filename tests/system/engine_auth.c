@@ -23,6 +23,8 @@
 #define T	5000
 
 static int failures;
+static char logged[65536];
+static size_t nlogged;
 static struct event_base *base;
 static struct iris_engine *eng;
 static char fp[65];
@@ -151,6 +153,7 @@ do_login(struct cx *c, struct dev *d, int how, const uint8_t *other_ch,
 
 	iris__wire_msg_init(&m);
 	m.f.request_id = 3;
+	memset(m.f.trace_id, 0xab, sizeof(m.f.trace_id));
 	m.f.which_body = iris_v1_Frame_login_tag;
 	m.f.body.login.user.size = (pb_size_t)strlen(d->user);
 	memcpy(m.f.body.login.user.bytes, d->user, strlen(d->user));
@@ -501,6 +504,16 @@ registration_and_login(void)
 	wc_close(&a.w);
 }
 
+static void
+capture(int level, const char *msg, void *arg)
+{
+	(void)level, (void)arg;
+	nlogged += (size_t)snprintf(logged + nlogged, sizeof(logged) - nlogged,
+	    "%s\n", msg);
+	if (nlogged >= sizeof(logged))
+		nlogged = 0;
+}
+
 int
 main(void)
 {
@@ -516,6 +529,7 @@ main(void)
 	iris_config_set(cfg, "listen", "127.0.0.1:0");
 	iris_config_set(cfg, "revocation_check", "100ms");
 	iris_config_set(cfg, "login_failures", "9");
+	iris_config_set_log_cb(cfg, capture, NULL);
 	if (iris_engine_new(&eng, base, cfg) != IRIS_OK) {
 		fprintf(stderr, "engine_auth: no engine\n");
 		return 1;
@@ -524,6 +538,9 @@ main(void)
 	port = iris_engine_port(eng, 0);
 	iris_engine_fingerprint(eng, fp, sizeof(fp));
 	registration_and_login();
+	/* The frame's trace id is in the log line of what it caused. */
+	EXPECT(strstr(logged, "trace abababababababababababababababab: alice/1"
+	    " logged in") != NULL, "no trace id in the login log line");
 	iris_engine_stat(eng, "auth_failures", &v);
 	EXPECT(v >= 5, "auth_failures counter %llu", (unsigned long long)v);
 	iris_engine_free(eng);

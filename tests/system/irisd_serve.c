@@ -119,7 +119,7 @@ metric(const char *page, const char *name)
 			    strncmp(line, "# TYPE ", 7) == 0, "bad: %s", line);
 			continue;
 		}
-		EXPECT(sscanf(line, "%255[a-z_{}=\".+0-9e-] %lf", mname, &d)
+		EXPECT(sscanf(line, "%255[a-zA-Z_{}=\".+0-9e-] %lf", mname, &d)
 		    == 2, "not Prometheus text: %s", line);
 		if (sscanf(line, "%255s %lld", mname, &v) == 2 &&
 		    strcmp(mname, name) == 0)
@@ -237,6 +237,32 @@ bad_inputs(struct event_base *base, const struct daemon *d, struct wc *good)
 	EXPECT(wc_wait_closed(&w, T), "ping before hello: not closed");
 	wc_close(&w);
 
+	/* A plaintext client on the TLS port gets nothing readable. */
+	{
+		struct iris_wire_msg hm;
+		struct sockaddr_in sin;
+		struct timeval tv = { 5, 0 };
+		uint8_t buf[4096], reply[256];
+		size_t len = 0;
+		ssize_t got;
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sin.sin_port = htons((uint16_t)d->port);
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		wc_hello(&hm, 1, 1);
+		EXPECT(connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+		    iris__wire_encode(&hm, buf, sizeof(buf), &len) == IRIS_OK &&
+		    write(fd, buf, len) == (ssize_t)len, "plaintext send");
+		got = read(fd, reply, sizeof(reply));
+		/* Nothing, or a TLS alert record (type 21): never a frame. */
+		EXPECT(got <= 0 || reply[0] == 21, "plaintext got %zd bytes "
+		    "starting 0x%02x", got, got > 0 ? reply[0] : 0);
+		close(fd);
+	}
+
 	/* Through all of it the good client was unaffected. */
 	expect_pong(good, 77);
 }
@@ -282,6 +308,38 @@ session_rules(struct wc *w)
 	    iris_v1_ErrorCode_ERR_UNIMPLEMENTED && r->f.request_id == 9,
 	    "groups body: want ERR_UNIMPLEMENTED");
 	expect_pong(w, 22);
+}
+
+/* An operator's new certificate, taken on SIGHUP for new connections. */
+static void
+reload_certificate(struct event_base *base, struct daemon *d)
+{
+	char newfp[80] = "";
+	struct wc w;
+	FILE *f;
+
+	if (system("openssl req -x509 -newkey ec -pkeyopt "
+	    "ec_paramgen_curve:P-256 -nodes -keyout op.key -out op.crt "
+	    "-subj /CN=irisd -days 2 2>/dev/null && chmod 600 op.key") != 0 ||
+	    (f = popen("openssl x509 -pubkey -noout -in op.crt | openssl pkey "
+	    "-pubin -outform DER | sha256sum", "r")) == NULL) {
+		EXPECT(0, "openssl could not make a certificate");
+		return;
+	}
+	EXPECT(fscanf(f, "%64s", newfp) == 1, "no new fingerprint");
+	pclose(f);
+	f = fopen("iris.conf", "a");
+	fprintf(f, "tls_cert op.crt\ntls_key op.key\n");
+	fclose(f);
+	kill(d->pid, SIGHUP);
+	EXPECT(daemon_wait_line(d, "configuration reloaded", T) != NULL,
+	    "certificate reload not done");
+	EXPECT(wc_connect(&w, base, d->port, newfp, NULL, 0, T) == 0,
+	    "the new certificate is not served");
+	wc_close(&w);
+	EXPECT(wc_connect(&w, base, d->port, d->fp, NULL, 0, T) != 0,
+	    "the old certificate is still served");
+	wc_close(&w);
 }
 
 int
@@ -345,6 +403,7 @@ main(void)
 	EXPECT(iris__netconn_resumed(good.c), "ticket did not resume");
 	expect_pong(&good, 5);
 	wc_close(&good);
+	reload_certificate(base, &d);
 	EXPECT(daemon_stop(&d, SIGTERM, 3 * T) == 0, "second exit");
 	event_base_free(base);
 	if (failures > 0) {
