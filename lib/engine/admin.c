@@ -82,24 +82,10 @@ struct command {
 	const char	*usage;
 };
 
-static int admin_fail(struct iris_engine *, int, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
 static void finish(struct admin_conn *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
 static void out(struct admin_conn *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
-
-static int
-admin_fail(struct iris_engine *eng, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(eng->err, sizeof(eng->err), fmt, ap);
-	va_end(ap);
-	iris__log(&eng->log, IRIS_LOG_ERR, "%s", eng->err);
-	return rc;
-}
 
 /* Lets go of the peer: its socket, events and buffers. */
 static void
@@ -844,20 +830,20 @@ open_socket(struct iris_admin *adm, int *fdp)
 	memcpy(sun.sun_path, adm->path, sizeof(sun.sun_path));
 	if (lstat(adm->path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode))
-			return admin_fail(eng, IRIS_EEXIST, "admin socket %s: "
+			return iris__engine_fail(eng, IRIS_EEXIST, "admin socket %s: "
 			    "exists and is not a socket", adm->path);
 		if (socket_live(&sun))
-			return admin_fail(eng, IRIS_EEXIST, "admin socket %s: "
+			return iris__engine_fail(eng, IRIS_EEXIST, "admin socket %s: "
 			    "another process answers on it", adm->path);
 		if (unlink(adm->path) != 0 && errno != ENOENT)
-			return admin_fail(eng, IRIS_EIO, "admin socket %s: %s",
+			return iris__engine_fail(eng, IRIS_EIO, "admin socket %s: %s",
 			    adm->path, strerror(errno));
 	} else if (errno != ENOENT)
-		return admin_fail(eng, IRIS_EIO, "admin socket %s: %s",
+		return iris__engine_fail(eng, IRIS_EIO, "admin socket %s: %s",
 		    adm->path, strerror(errno));
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0)) < 0)
-		return admin_fail(eng, IRIS_EIO, "admin socket: %s",
+		return iris__engine_fail(eng, IRIS_EIO, "admin socket: %s",
 		    strerror(errno));
 	/*
 	 * Linux gives the new file the socket's own mode less the umask: set
@@ -876,7 +862,7 @@ open_socket(struct iris_admin *adm, int *fdp)
 	*fdp = fd;
 	return IRIS_OK;
 fail:
-	rc = admin_fail(eng, IRIS_EIO, "admin socket %s: %s", adm->path,
+	rc = iris__engine_fail(eng, IRIS_EIO, "admin socket %s: %s", adm->path,
 	    strerror(errno));
 	close(fd);
 	if (adm->bound)
@@ -894,7 +880,7 @@ iris__admin_start(struct iris_engine *eng)
 	int fd, n, rc;
 
 	if ((adm = iris__calloc(1, sizeof(*adm))) == NULL)
-		return admin_fail(eng, IRIS_ENOMEM, "admin socket: out of "
+		return iris__engine_fail(eng, IRIS_ENOMEM, "admin socket: out of "
 		    "memory");
 	adm->eng = eng;
 	eng->admin = adm;	/* iris__admin_stop() undoes what was done */
@@ -904,7 +890,7 @@ iris__admin_start(struct iris_engine *eng)
 		n = snprintf(adm->path, sizeof(adm->path), "%s/admin.sock",
 		    dir);
 	if (n < 0 || (size_t)n >= sizeof(adm->path))
-		return admin_fail(eng, IRIS_ECONFIG, "admin socket %.200s%s: "
+		return iris__engine_fail(eng, IRIS_ECONFIG, "admin socket %.200s%s: "
 		    "longer than %zu bytes", *opt != '\0' ? opt : dir,
 		    *opt != '\0' ? "" : "/admin.sock", sizeof(adm->path) - 1);
 	if ((rc = open_socket(adm, &fd)) != IRIS_OK)
@@ -912,7 +898,7 @@ iris__admin_start(struct iris_engine *eng)
 	if ((adm->l = evconnlistener_new(eng->base, on_accept, adm,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd)) == NULL) {
 		close(fd);
-		return admin_fail(eng, IRIS_ENOMEM, "admin socket %s: cannot "
+		return iris__engine_fail(eng, IRIS_ENOMEM, "admin socket %s: cannot "
 		    "listen", adm->path);
 	}
 	iris__log(&eng->log, IRIS_LOG_NOTICE, "admin socket %s", adm->path);

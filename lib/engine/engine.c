@@ -36,11 +36,8 @@ static const char *const stat_names[ST_COUNT] = {
 	"auth_failures", "registrations", "revoked_closed", "refused_rate",
 };
 
-static int fail(struct iris_engine *eng, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(struct iris_engine *eng, int rc, const char *fmt, ...)
+int
+iris__engine_fail(struct iris_engine *eng, int rc, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -69,14 +66,14 @@ load_server_id(struct iris_engine *eng, const char *dir)
 			ok = sscanf(hex + 2 * i, "%2x", &v) == 1;
 			eng->server_id[i] = (uint8_t)v;
 		}
-		return ok ? IRIS_OK : fail(eng, IRIS_ECORRUPT,
+		return ok ? IRIS_OK : iris__engine_fail(eng, IRIS_ECORRUPT,
 		    "%.300s: not a server id", path);
 	}
 	if (errno != ENOENT)
-		return fail(eng, IRIS_EIO, "%.300s: %s", path,
+		return iris__engine_fail(eng, IRIS_EIO, "%.300s: %s", path,
 		    strerror(errno));
 	if (iris_uuid_v7(eng->server_id) != IRIS_OK)
-		return fail(eng, IRIS_EIO, "no randomness for %.300s",
+		return iris__engine_fail(eng, IRIS_EIO, "no randomness for %.300s",
 		    path);
 	for (i = 0; i < IRIS_SERVER_ID_LEN; i++)
 		snprintf(hex + 2 * i, 3, "%02x", eng->server_id[i]);
@@ -84,12 +81,12 @@ load_server_id(struct iris_engine *eng, const char *dir)
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0600)) < 0)
-		return fail(eng, IRIS_EIO, "%.300s: %s", tmp,
+		return iris__engine_fail(eng, IRIS_EIO, "%.300s: %s", tmp,
 		    strerror(errno));
 	ok = write(fd, hex, 2 * IRIS_SERVER_ID_LEN + 1) ==
 	    2 * IRIS_SERVER_ID_LEN + 1 && fsync(fd) == 0;
 	ok = close(fd) == 0 && ok && rename(tmp, path) == 0;
-	return ok ? IRIS_OK : fail(eng, IRIS_EIO, "%.300s: %s", path,
+	return ok ? IRIS_OK : iris__engine_fail(eng, IRIS_EIO, "%.300s: %s", path,
 	    strerror(errno));
 }
 
@@ -286,7 +283,7 @@ listen_one(struct iris_engine *eng, const char *addr, int tls)
 	lst->port = -1;
 	if (tls) {
 		if (parse_addr(addr, &ss, &sslen) != 0)
-			return fail(eng, IRIS_ECONFIG, "listen %.200s: not "
+			return iris__engine_fail(eng, IRIS_ECONFIG, "listen %.200s: not "
 			    "an address", addr);
 		lst->l = evconnlistener_new_bind(eng->base, on_accept, lst,
 		    flags, 1024, (struct sockaddr *)&ss, sslen);
@@ -294,7 +291,7 @@ listen_one(struct iris_engine *eng, const char *addr, int tls)
 		memset(&sun, 0, sizeof(sun));
 		sun.sun_family = AF_UNIX;
 		if (strlen(addr) >= sizeof(sun.sun_path))
-			return fail(eng, IRIS_ECONFIG, "unix_socket %.200s: "
+			return iris__engine_fail(eng, IRIS_ECONFIG, "unix_socket %.200s: "
 			    "path too long", addr);
 		strcpy(sun.sun_path, addr);
 		unlink(addr);	/* a stale socket, never a regular file */
@@ -305,7 +302,7 @@ listen_one(struct iris_engine *eng, const char *addr, int tls)
 			chmod(addr, 0600);
 	}
 	if (lst->l == NULL)
-		return fail(eng, IRIS_EIO, "listen %.200s: %s", addr,
+		return iris__engine_fail(eng, IRIS_EIO, "listen %.200s: %s", addr,
 		    strerror(errno));
 	if (tls && getsockname(evconnlistener_get_fd(lst->l),
 	    (struct sockaddr *)&ss, &len) == 0)
@@ -337,21 +334,21 @@ open_parts(struct iris_engine *eng)
 	int rc;
 
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return fail(eng, IRIS_EIO, "data_dir %.300s: %s", dir,
+		return iris__engine_fail(eng, IRIS_EIO, "data_dir %.300s: %s", dir,
 		    strerror(errno));
 	if ((*cert == '\0') != (*key == '\0'))
-		return fail(eng, IRIS_ECONFIG, "tls_cert and tls_key go "
+		return iris__engine_fail(eng, IRIS_ECONFIG, "tls_cert and tls_key go "
 		    "together");
 	if ((rc = load_server_id(eng, dir)) != IRIS_OK ||
 	    (rc = iris__auth_init(eng, dir)) != IRIS_OK)
 		return rc;
 	if ((rc = iris__tls_server_new(&eng->tls, dir, *cert ? cert : NULL,
 	    *key ? key : NULL, &eng->log, why, sizeof(why))) != IRIS_OK)
-		return fail(eng, rc, "TLS: %s", why);
+		return iris__engine_fail(eng, rc, "TLS: %s", why);
 	snprintf(path, sizeof(path), "%s/iris.db", dir);
 	if ((rc = iris_store_open(&eng->store, eng->base, path, eng->cfg)) !=
 	    IRIS_OK)
-		return fail(eng, rc, "cannot open the store %.300s",
+		return iris__engine_fail(eng, rc, "cannot open the store %.300s",
 		    path);
 	n = iris__config_list(eng->cfg, IRIS__OPT_LISTEN, &addrs);
 	for (i = 0; i < n; i++)
@@ -507,14 +504,14 @@ reload_tls(struct iris_engine *eng)
 	int rc;
 
 	if (eng->nretired == sizeof(eng->retired) / sizeof(eng->retired[0]))
-		return fail(eng, IRIS_ELIMIT, "TLS: too many reloads; restart "
+		return iris__engine_fail(eng, IRIS_ELIMIT, "TLS: too many reloads; restart "
 		    "irisd to take a new certificate");
 	if ((*cert == '\0') != (*key == '\0'))
-		return fail(eng, IRIS_ECONFIG, "tls_cert and tls_key go "
+		return iris__engine_fail(eng, IRIS_ECONFIG, "tls_cert and tls_key go "
 		    "together");
 	if ((rc = iris__tls_server_new(&ctx, dir, *cert ? cert : NULL,
 	    *key ? key : NULL, &eng->log, why, sizeof(why))) != IRIS_OK)
-		return fail(eng, rc, "TLS reload refused, keeping the "
+		return iris__engine_fail(eng, rc, "TLS reload refused, keeping the "
 		    "certificate in use: %s", why);
 	eng->retired[eng->nretired++] = eng->tls;
 	eng->tls = ctx;

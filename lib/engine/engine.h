@@ -160,6 +160,9 @@ int	 iris__auth_revoked(struct iris_session *s);
 void	 iris__auth_sweep(struct iris_engine *eng);
 
 /* lib/engine/engine.c */
+/* Sets eng's error text, logs it, returns rc. */
+int	 iris__engine_fail(struct iris_engine *eng, int rc, const char *fmt,
+	    ...) __attribute__((format(printf, 3, 4)));
 void	 iris__engine_inbound(struct iris_engine *eng, int64_t delta);
 void	 iris__engine_limits(struct iris_engine *eng);
 
