@@ -18,17 +18,8 @@
 
 #include "iris.h"
 #include "daemon.h"
-#include "wireclient.h"
+#include "authclient.h"
 
-#define T	10000
-
-struct who {
-	char		 user[16];
-	uint32_t	 id;
-	unsigned char	 pk[32], sk[64];
-	uint8_t		 token[256];
-	size_t		 tlen;
-};
 
 static double
 now_s(void)
@@ -82,73 +73,14 @@ kib_of(const char *file, const char *key, pid_t pid)
 
 /* Hello, then register (reg) or log in by signature or token. */
 static int
-session(struct wc *w, struct event_base *base, const struct daemon *d,
-    struct who *me, int reg, int token, const uint8_t *sess, size_t slen)
+session(struct ac_conn *c, struct event_base *base, const struct daemon *d,
+    struct ac_dev *me, int reg, int token, const uint8_t *sess, size_t slen)
 {
-	struct iris_wire_msg m, *r;
-	uint8_t ch[32], sid[16], msg[256];
-	size_t n, ulen = strlen(me->user);
-
-	if (wc_connect(w, base, d->port, d->fp, sess, slen, T) != 0)
+	if (ac_open(c, base, d->port, d->fp, sess, slen) != 0)
 		return -1;
-	wc_hello(&m, 1, 1);
-	wc_send(w, &m);
-	if ((r = wc_next(w, T)) == NULL ||
-	    r->f.which_body != iris_v1_Frame_server_hello_tag)
-		return -1;
-	memcpy(ch, r->f.body.server_hello.challenge, 32);
-	memcpy(sid, r->f.body.server_hello.server_id, 16);
-	iris__wire_msg_init(&m);
-	m.f.request_id = 2;
-	n = strlen(reg ? "IRIS-REGISTER-v1" : "IRIS-LOGIN-v1");
-	memcpy(msg, reg ? "IRIS-REGISTER-v1" : "IRIS-LOGIN-v1", n);
-	memcpy(msg + n, sid, 16);
-	memcpy(msg + n + 16, ch, 32);
-	memcpy(msg + n + 48, iris__netconn_binding(w->c), 32);
-	n += 80;
-	msg[n++] = (uint8_t)ulen;
-	memcpy(msg + n, me->user, ulen);
-	n += ulen;
-	if (reg) {
-		m.f.which_body = iris_v1_Frame_register_device_tag;
-		m.f.body.register_device.user.size = (pb_size_t)ulen;
-		memcpy(m.f.body.register_device.user.bytes, me->user, ulen);
-		memcpy(m.f.body.register_device.identity_key, me->pk, 32);
-		memcpy(msg + n, me->pk, 32);
-		crypto_sign_detached(m.f.body.register_device.signature, NULL,
-		    msg, n + 32, me->sk);
-	} else {
-		m.f.which_body = iris_v1_Frame_login_tag;
-		m.f.body.login.user.size = (pb_size_t)ulen;
-		memcpy(m.f.body.login.user.bytes, me->user, ulen);
-		m.f.body.login.device_id = me->id;
-		if (token) {
-			m.f.body.login.resume_token.size = (pb_size_t)me->tlen;
-			memcpy(m.f.body.login.resume_token.bytes, me->token,
-			    me->tlen);
-		} else {
-			msg[n++] = (uint8_t)(me->id >> 24);
-			msg[n++] = (uint8_t)(me->id >> 16);
-			msg[n++] = (uint8_t)(me->id >> 8);
-			msg[n++] = (uint8_t)me->id;
-			crypto_sign_detached(m.f.body.login.signature, NULL,
-			    msg, n, me->sk);
-		}
-	}
-	wc_send(w, &m);
-	if ((r = wc_next(w, T)) == NULL)
-		return -1;
-	if (reg && r->f.which_body == iris_v1_Frame_registered_tag) {
-		me->id = r->f.body.registered.device_id;
-		return 0;
-	}
-	if (!reg && r->f.which_body == iris_v1_Frame_logged_in_tag) {
-		me->tlen = r->f.body.logged_in.session_token.size;
-		memcpy(me->token, r->f.body.logged_in.session_token.bytes,
-		    me->tlen);
-		return 0;
-	}
-	return -1;
+	if (reg)
+		return ac_register(c, me, NULL, NULL, 0);
+	return ac_login(c, me, token ? AC_TOKEN : AC_SIGN, NULL);
 }
 
 int
@@ -157,8 +89,8 @@ main(int argc, char *argv[])
 	static const char *const args[] = { "-f", "iris.conf", NULL };
 	struct event_base *base = event_base_new();
 	struct daemon d;
-	struct who me;
-	struct wc *w, one;
+	struct ac_dev me;
+	struct ac_conn *w, one;
 	uint8_t sess[4096];
 	size_t slen = 0;
 	long rss0, rss1, mem0, mem1;
@@ -180,21 +112,19 @@ main(int argc, char *argv[])
 	    "unauth_timeout 10m\nconn_rate 1000000\nconn_burst 1000000\n"
 	    "max_connections 19000\nlog_level notice\n");
 	fclose(f);
-	if (daemon_start(&d, args, 3 * T) != 0) {
+	if (daemon_start(&d, args, 3 * AC_TIMEOUT) != 0) {
 		fprintf(stderr, "conn_bench: no irisd:\n%s\n", d.log);
 		return 1;
 	}
-	memset(&me, 0, sizeof(me));
-	strcpy(me.user, "bench");
-	crypto_sign_keypair(me.pk, me.sk);
+	ac_dev_new(&me, "bench");
 	if (session(&one, base, &d, &me, 1, 0, NULL, 0) != 0 ||
 	    session(&one, base, &d, &me, 0, 0, NULL, 0) != 0 ||
-	    iris__netconn_session_save(one.c, sess, sizeof(sess), &slen) !=
+	    iris__netconn_session_save(one.w.c, sess, sizeof(sess), &slen) !=
 	    IRIS_OK) {
 		fprintf(stderr, "conn_bench: FAILED: no registration\n");
 		return 1;
 	}
-	wc_close(&one);
+	wc_close(&one.w);
 
 	/* Idle authenticated connections. */
 	w = calloc((size_t)n, sizeof(*w));
@@ -210,7 +140,7 @@ main(int argc, char *argv[])
 	/* The kernel's socket state, both ends of each connection. */
 	kern = (mem1 - mem0) * 1024.0 / n / 2;
 	for (i = 0; i < n; i++)
-		wc_close(&w[i]);
+		wc_close(&w[i].w);
 	free(w);
 
 	/* Reconnect storms: full handshakes + signatures, then tickets. */
@@ -221,7 +151,7 @@ main(int argc, char *argv[])
 			fprintf(stderr, "conn_bench: FAILED: full login\n");
 			return 1;
 		}
-		wc_close(&one);
+		wc_close(&one.w);
 	}
 	c1 = cpu_s(d.pid);
 	t1 = now_s();
@@ -236,15 +166,15 @@ main(int argc, char *argv[])
 			fprintf(stderr, "conn_bench: FAILED: ticket login\n");
 			return 1;
 		}
-		resumed += iris__netconn_resumed(one.c);
-		wc_close(&one);
+		resumed += iris__netconn_resumed(one.w.c);
+		wc_close(&one.w);
 	}
 	c1 = cpu_s(d.pid);
 	t1 = now_s();
 	tick_ms = (c1 - c0) * 1000 / tickets;
 	tick_rate = tickets / (t1 - t0);
 	kill(d.pid, SIGTERM);
-	daemon_stop(&d, 0, 3 * T);
+	daemon_stop(&d, 0, 3 * AC_TIMEOUT);
 	if (resumed != tickets || rss1 <= rss0) {
 		fprintf(stderr, "conn_bench: FAILED: %d of %d resumed\n",
 		    resumed, tickets);

@@ -18,7 +18,7 @@
 #include "iris_server.h"
 #include <pb_encode.h>
 
-#include "wireclient.h"
+#include "authclient.h"
 
 #define T	5000
 
@@ -39,167 +39,25 @@ static int port;
 	}								\
 } while (0)
 
-struct dev {
-	char		 user[65];
-	uint32_t	 id;
-	unsigned char	 pk[32], sk[64];
-};
-
-/* A connection after hello, with the challenge and server id. */
-struct cx {
-	struct wc	 w;
-	uint8_t		 challenge[32];
-	uint8_t		 server_id[16];
-};
-
 static void
-open_cx(struct cx *c)
+open_cx(struct ac_conn *c)
 {
-	struct iris_wire_msg m, *r;
-
-	memset(c, 0, sizeof(*c));
-	EXPECT(wc_connect(&c->w, base, port, fp, NULL, 0, T) == 0, "connect");
-	wc_hello(&m, 1, 1);
-	wc_send(&c->w, &m);
-	r = wc_next(&c->w, T);
-	EXPECT(r != NULL && r->f.which_body == iris_v1_Frame_server_hello_tag,
-	    "hello");
-	if (r != NULL) {
-		memcpy(c->challenge, r->f.body.server_hello.challenge, 32);
-		memcpy(c->server_id, r->f.body.server_hello.server_id, 16);
-	}
-}
-
-/* prefix || server id || challenge || binding || u8 len || user. */
-static size_t
-signed_string(uint8_t *out, const char *prefix, struct cx *c,
-    const uint8_t *challenge, const char *user)
-{
-	size_t n = strlen(prefix), ulen = strlen(user);
-
-	memcpy(out, prefix, n);
-	memcpy(out + n, c->server_id, 16);
-	memcpy(out + n + 16, challenge, 32);
-	memcpy(out + n + 48, iris__netconn_binding(c->w.c), 32);
-	n += 80;
-	out[n++] = (uint8_t)ulen;
-	memcpy(out + n, user, ulen);
-	return n + ulen;
-}
-
-/* Sends a body and returns the answer (an error code or 0). */
-static int
-ask(struct cx *c, struct iris_wire_msg *m, struct iris_wire_msg **out)
-{
-	struct iris_wire_msg *r;
-
-	wc_send(&c->w, m);
-	r = wc_next(&c->w, T);
-	if (out != NULL)
-		*out = r;
-	if (r == NULL)
-		return -1;
-	if (r->f.request_id != m->f.request_id)
-		return -2;
-	return r->f.which_body == iris_v1_Frame_error_tag ?
-	    (int)r->f.body.error.code : 0;
-}
-
-static int
-do_register(struct cx *c, struct dev *d, const char *invite,
-    const char *link, int tamper)
-{
-	struct iris_wire_msg m, *r;
-	uint8_t msg[256];
-	size_t n;
-	int rc;
-
-	iris__wire_msg_init(&m);
-	m.f.request_id = 2;
-	m.f.which_body = iris_v1_Frame_register_device_tag;
-	m.f.body.register_device.user.size = (pb_size_t)strlen(d->user);
-	memcpy(m.f.body.register_device.user.bytes, d->user, strlen(d->user));
-	memcpy(m.f.body.register_device.identity_key, d->pk, 32);
-	n = signed_string(msg, "IRIS-REGISTER-v1", c, c->challenge, d->user);
-	memcpy(msg + n, d->pk, 32);
-	msg[0] ^= (uint8_t)tamper;
-	crypto_sign_detached(m.f.body.register_device.signature, NULL, msg,
-	    n + 32, d->sk);
-	if (invite != NULL)
-		snprintf(m.f.body.register_device.invite_code, 64, "%s",
-		    invite);
-	if (link != NULL) {
-		m.f.body.register_device.link_token.size =
-		    (pb_size_t)strlen(link);
-		memcpy(m.f.body.register_device.link_token.bytes, link,
-		    strlen(link));
-	}
-	if ((rc = ask(c, &m, &r)) == 0) {
-		d->id = r->f.body.registered.device_id;
-		memcpy(c->challenge, r->f.body.registered.challenge, 32);
-	}
-	return rc;
+	EXPECT(ac_open(c, base, port, fp, NULL, 0) == 0, "connect and hello");
 }
 
 /* how: 0 proper, 1 bare challenge, 2 another connection's challenge. */
 static int
-do_login(struct cx *c, struct dev *d, int how, const uint8_t *other_ch,
-    uint8_t *token, size_t *tlen)
+do_login(struct ac_conn *c, struct ac_dev *d, int how,
+    const uint8_t *other_ch, uint8_t *token, size_t *tlen)
 {
-	struct iris_wire_msg m, *r;
-	uint8_t msg[256];
-	size_t n;
-	int rc;
+	int rc = ac_login(c, d, how == 1 ? AC_BARE : how == 2 ? AC_RELAY :
+	    AC_SIGN, other_ch);
 
-	iris__wire_msg_init(&m);
-	m.f.request_id = 3;
-	memset(m.f.trace_id, 0xab, sizeof(m.f.trace_id));
-	m.f.which_body = iris_v1_Frame_login_tag;
-	m.f.body.login.user.size = (pb_size_t)strlen(d->user);
-	memcpy(m.f.body.login.user.bytes, d->user, strlen(d->user));
-	m.f.body.login.device_id = d->id;
-	if (how == 1) {
-		crypto_sign_detached(m.f.body.login.signature, NULL,
-		    c->challenge, 32, d->sk);
-	} else {
-		n = signed_string(msg, "IRIS-LOGIN-v1", c, how == 2 ?
-		    other_ch : c->challenge, d->user);
-		msg[n++] = (uint8_t)(d->id >> 24);
-		msg[n++] = (uint8_t)(d->id >> 16);
-		msg[n++] = (uint8_t)(d->id >> 8);
-		msg[n++] = (uint8_t)d->id;
-		crypto_sign_detached(m.f.body.login.signature, NULL, msg, n,
-		    d->sk);
-	}
-	if ((rc = ask(c, &m, &r)) == 0 && token != NULL) {
-		*tlen = r->f.body.logged_in.session_token.size;
-		memcpy(token, r->f.body.logged_in.session_token.bytes, *tlen);
+	if (rc == 0 && token != NULL) {
+		memcpy(token, d->token, d->tlen);
+		*tlen = d->tlen;
 	}
 	return rc;
-}
-
-static int
-token_login(struct cx *c, struct dev *d, const uint8_t *token, size_t len)
-{
-	struct iris_wire_msg m;
-
-	iris__wire_msg_init(&m);
-	m.f.request_id = 4;
-	m.f.which_body = iris_v1_Frame_login_tag;
-	m.f.body.login.user.size = (pb_size_t)strlen(d->user);
-	memcpy(m.f.body.login.user.bytes, d->user, strlen(d->user));
-	m.f.body.login.device_id = d->id;
-	m.f.body.login.resume_token.size = (pb_size_t)len;
-	memcpy(m.f.body.login.resume_token.bytes, token, len);
-	return ask(c, &m, NULL);
-}
-
-static void
-new_dev(struct dev *d, const char *user)
-{
-	memset(d, 0, sizeof(*d));
-	snprintf(d->user, sizeof(d->user), "%s", user);
-	crypto_sign_keypair(d->pk, d->sk);
 }
 
 struct admin {
@@ -236,8 +94,8 @@ invite(char code[64], const char *user)
 
 /* A device list of devs, version v, signed by signer. */
 static int
-put_list(struct cx *c, struct dev **devs, int n, uint64_t v,
-    const struct dev *signer)
+put_list(struct ac_conn *c, struct ac_dev **devs, int n, uint64_t v,
+    const struct ac_dev *signer)
 {
 	iris_v1_DeviceList dl = iris_v1_DeviceList_init_zero;
 	struct iris_wire_msg m;
@@ -267,12 +125,12 @@ put_list(struct cx *c, struct dev **devs, int n, uint64_t v,
 	memcpy(msg + 15, sl->list.bytes, sl->list.size);
 	crypto_sign_detached(sl->signature, NULL, msg, 15 + sl->list.size,
 	    signer->sk);
-	return ask(c, &m, NULL);
+	return ac_ask(c, &m, NULL);
 }
 
 /* A token signed with the server's own key (read from its data dir). */
 static size_t
-forge_token(uint8_t *out, const struct dev *d, uint64_t expires)
+forge_token(uint8_t *out, const struct ac_dev *d, uint64_t expires)
 {
 	unsigned char seed[32], pk[32], sk[64], msg[256];
 	char hex[80];
@@ -304,42 +162,42 @@ forge_token(uint8_t *out, const struct dev *d, uint64_t expires)
 static void
 registration_and_login(void)
 {
-	struct dev alice, mallory, bob, alice2;
-	struct cx a, b;
+	struct ac_dev alice, mallory, bob, alice2;
+	struct ac_conn a, b;
 	uint8_t token[256], bad[256];
 	size_t tlen = 0;
 	char code[64], code2[64];
 	struct iris_wire_msg m, *r;
 	int i, rc;
 
-	new_dev(&alice, "alice");
-	new_dev(&mallory, "alice");
-	new_dev(&bob, "bob");
+	ac_dev_new(&alice, "alice");
+	ac_dev_new(&mallory, "alice");
+	ac_dev_new(&bob, "bob");
 	/* Closed: no invite, a made-up one, a signature that lies. */
 	open_cx(&a);
-	EXPECT(do_register(&a, &alice, NULL, NULL, 0) ==
+	EXPECT(ac_register(&a, &alice, NULL, NULL, 0) ==
 	    iris_v1_ErrorCode_ERR_REGISTRATION_CLOSED, "closed, no invite");
 	wc_close(&a.w);
 	open_cx(&a);
-	EXPECT(do_register(&a, &alice, "not-a-code", NULL, 0) ==
+	EXPECT(ac_register(&a, &alice, "not-a-code", NULL, 0) ==
 	    iris_v1_ErrorCode_ERR_BAD_INVITE, "bad invite");
 	wc_close(&a.w);
 	invite(code, "alice");
 	open_cx(&a);
-	EXPECT(do_register(&a, &alice, code, NULL, 1) ==
+	EXPECT(ac_register(&a, &alice, code, NULL, 1) ==
 	    iris_v1_ErrorCode_ERR_BAD_SIGNATURE, "tampered proof");
 	wc_close(&a.w);
 	/* The invite is bound to alice: bob cannot use it. */
 	open_cx(&b);
-	EXPECT(do_register(&b, &bob, code, NULL, 0) ==
+	EXPECT(ac_register(&b, &bob, code, NULL, 0) ==
 	    iris_v1_ErrorCode_ERR_BAD_INVITE, "invite for someone else");
 	wc_close(&b.w);
 	open_cx(&a);
-	EXPECT(do_register(&a, &alice, code, NULL, 0) == 0, "register");
+	EXPECT(ac_register(&a, &alice, code, NULL, 0) == 0, "register");
 	EXPECT(alice.id == 1, "first device is %u", alice.id);
 	/* Used up; and alice is taken. */
 	open_cx(&b);
-	EXPECT(do_register(&b, &mallory, code, NULL, 0) ==
+	EXPECT(ac_register(&b, &mallory, code, NULL, 0) ==
 	    iris_v1_ErrorCode_ERR_USER_EXISTS, "user taken");
 	wc_close(&b.w);
 	/* Same connection: log in with the fresh challenge. */
@@ -376,17 +234,17 @@ registration_and_login(void)
 
 	/* Tokens: resume; forged; expired. */
 	open_cx(&a);
-	EXPECT(token_login(&a, &alice, token, tlen) == 0, "token login");
+	EXPECT(ac_login_token(&a, &alice, token, tlen) == 0, "token login");
 	wc_close(&a.w);
 	memcpy(bad, token, tlen);
 	bad[5] ^= 1;
 	open_cx(&a);
-	EXPECT(token_login(&a, &alice, bad, tlen) ==
+	EXPECT(ac_login_token(&a, &alice, bad, tlen) ==
 	    iris_v1_ErrorCode_ERR_AUTH_FAILED, "forged token");
 	wc_close(&a.w);
 	tlen = forge_token(bad, &alice, 1000);
 	open_cx(&a);
-	EXPECT(tlen > 0 && token_login(&a, &alice, bad, tlen) ==
+	EXPECT(tlen > 0 && ac_login_token(&a, &alice, bad, tlen) ==
 	    iris_v1_ErrorCode_ERR_TOKEN_EXPIRED, "expired token");
 	wc_close(&a.w);
 
@@ -396,19 +254,19 @@ registration_and_login(void)
 	iris__wire_msg_init(&m);
 	m.f.request_id = 8;
 	m.f.which_body = iris_v1_Frame_link_token_create_tag;
-	rc = ask(&a, &m, &r);
+	rc = ac_ask(&a, &m, &r);
 	EXPECT(rc == 0 && r->f.which_body == iris_v1_Frame_link_token_tag,
 	    "link token");
 	snprintf(code2, sizeof(code2), "%.*s", rc == 0 ?
 	    (int)r->f.body.link_token.token.size : 0,
 	    rc == 0 ? (const char *)r->f.body.link_token.token.bytes : "");
-	new_dev(&alice2, "alice");
+	ac_dev_new(&alice2, "alice");
 	open_cx(&b);
-	EXPECT(do_register(&b, &alice2, NULL, code2, 0) == 0, "link");
+	EXPECT(ac_register(&b, &alice2, NULL, code2, 0) == 0, "link");
 	EXPECT(alice2.id == 2, "second device id %u", alice2.id);
 	EXPECT(do_login(&b, &alice2, 0, NULL, NULL, NULL) == 0, "login dev 2");
 	{
-		struct dev *both[2] = { &alice, &alice2 };
+		struct ac_dev *both[2] = { &alice, &alice2 };
 
 		/* Only the primary signs; versions only go up. */
 		EXPECT(put_list(&b, both, 2, 1, &alice2) ==
@@ -433,7 +291,7 @@ registration_and_login(void)
 	m.f.body.device_list_get.users[0].size = 5;
 	memcpy(m.f.body.device_list_get.users[1].bytes, "nobody", 6);
 	m.f.body.device_list_get.users[1].size = 6;
-	EXPECT(ask(&a, &m, &r) == 0 && r->nlists == 1, "list get");
+	EXPECT(ac_ask(&a, &m, &r) == 0 && r->nlists == 1, "list get");
 
 	/* Revoking device 2 closes its live session within the sweep. */
 	{
@@ -458,11 +316,11 @@ registration_and_login(void)
 	m.f.request_id = 10;
 	m.f.which_body = iris_v1_Frame_logout_tag;
 	m.f.body.logout.revoke_token = true;
-	EXPECT(ask(&a, &m, &r) == 0 && r->f.which_body ==
+	EXPECT(ac_ask(&a, &m, &r) == 0 && r->f.which_body ==
 	    iris_v1_Frame_done_tag, "logout");
 	wc_close(&a.w);
 	open_cx(&a);
-	EXPECT(token_login(&a, &alice, token, tlen) ==
+	EXPECT(ac_login_token(&a, &alice, token, tlen) ==
 	    iris_v1_ErrorCode_ERR_REVOKED, "revoked token resumes");
 	wc_close(&a.w);
 

@@ -28,7 +28,7 @@
 
 #include "iris.h"
 #include "daemon.h"
-#include "wireclient.h"
+#include "authclient.h"
 
 #define T	5000	/* ms: generous deadlines for a loaded machine */
 #define NOBODY	"65534"
@@ -139,133 +139,37 @@ has_line(const char *text, const char *line)
 	return 0;
 }
 
-/* A client device and its connection (as in engine_auth.c). */
+/* A client device and its connection (tests/support/authclient.h). */
 struct dev {
-	char		 user[65];
-	uint32_t	 id;
-	unsigned char	 pk[32], sk[64];
-	struct wc	 w;
-	uint8_t		 challenge[32];
-	uint8_t		 server_id[16];
-	uint8_t		 token[256];
-	size_t		 tlen;
+	struct ac_dev	 a;
+	struct ac_conn	 c;
 };
 
 static void
 new_dev(struct dev *v, const char *user)
 {
 	memset(v, 0, sizeof(*v));
-	snprintf(v->user, sizeof(v->user), "%s", user);
-	crypto_sign_keypair(v->pk, v->sk);
+	ac_dev_new(&v->a, user);
 }
 
 static void
 connect_dev(struct dev *v)
 {
-	struct iris_wire_msg m, *r;
-
-	EXPECT(wc_connect(&v->w, base, d.port, d.fp, NULL, 0, T) == 0,
-	    "connect");
-	wc_hello(&m, 1, 1);
-	wc_send(&v->w, &m);
-	r = wc_next(&v->w, T);
-	EXPECT(r != NULL && r->f.which_body == iris_v1_Frame_server_hello_tag,
-	    "hello");
-	if (r != NULL) {
-		memcpy(v->challenge, r->f.body.server_hello.challenge, 32);
-		memcpy(v->server_id, r->f.body.server_hello.server_id, 16);
-	}
-}
-
-/* prefix || server id || challenge || binding || u8 len || user. */
-static size_t
-signed_string(uint8_t *o, const char *prefix, struct dev *v)
-{
-	size_t n = strlen(prefix), ulen = strlen(v->user);
-
-	memcpy(o, prefix, n);
-	memcpy(o + n, v->server_id, 16);
-	memcpy(o + n + 16, v->challenge, 32);
-	memcpy(o + n + 48, iris__netconn_binding(v->w.c), 32);
-	n += 80;
-	o[n++] = (uint8_t)ulen;
-	memcpy(o + n, v->user, ulen);
-	return n + ulen;
-}
-
-/* Sends m; the answer's error code, 0 for success, negative for none. */
-static int
-ask(struct dev *v, struct iris_wire_msg *m, struct iris_wire_msg **rp)
-{
-	struct iris_wire_msg *r;
-
-	wc_send(&v->w, m);
-	if ((r = wc_next(&v->w, T)) == NULL)
-		return -1;
-	*rp = r;
-	return r->f.which_body == iris_v1_Frame_error_tag ?
-	    (int)r->f.body.error.code : 0;
+	EXPECT(ac_open(&v->c, base, d.port, d.fp, NULL, 0) == 0,
+	    "connect and hello");
 }
 
 static int
 do_register(struct dev *v, const char *invite)
 {
-	struct iris_wire_msg m, *r;
-	uint8_t msg[256];
-	size_t n;
-	int rc;
-
-	iris__wire_msg_init(&m);
-	m.f.request_id = 2;
-	m.f.which_body = iris_v1_Frame_register_device_tag;
-	m.f.body.register_device.user.size = (pb_size_t)strlen(v->user);
-	memcpy(m.f.body.register_device.user.bytes, v->user, strlen(v->user));
-	memcpy(m.f.body.register_device.identity_key, v->pk, 32);
-	n = signed_string(msg, "IRIS-REGISTER-v1", v);
-	memcpy(msg + n, v->pk, 32);
-	crypto_sign_detached(m.f.body.register_device.signature, NULL, msg,
-	    n + 32, v->sk);
-	snprintf(m.f.body.register_device.invite_code, 64, "%s", invite);
-	if ((rc = ask(v, &m, &r)) == 0) {
-		v->id = r->f.body.registered.device_id;
-		memcpy(v->challenge, r->f.body.registered.challenge, 32);
-	}
-	return rc;
+	return ac_register(&v->c, &v->a, invite, NULL, 0);
 }
 
 /* Logs in by signature, or with the saved token when resume is set. */
 static int
 do_login(struct dev *v, int resume)
 {
-	struct iris_wire_msg m, *r;
-	iris_v1_Login *lg = &m.f.body.login;
-	uint8_t msg[256];
-	size_t n;
-	int rc;
-
-	iris__wire_msg_init(&m);
-	m.f.request_id = 3;
-	m.f.which_body = iris_v1_Frame_login_tag;
-	lg->user.size = (pb_size_t)strlen(v->user);
-	memcpy(lg->user.bytes, v->user, strlen(v->user));
-	lg->device_id = v->id;
-	if (resume) {
-		lg->resume_token.size = (pb_size_t)v->tlen;
-		memcpy(lg->resume_token.bytes, v->token, v->tlen);
-	} else {
-		n = signed_string(msg, "IRIS-LOGIN-v1", v);
-		msg[n++] = (uint8_t)(v->id >> 24);
-		msg[n++] = (uint8_t)(v->id >> 16);
-		msg[n++] = (uint8_t)(v->id >> 8);
-		msg[n++] = (uint8_t)v->id;
-		crypto_sign_detached(lg->signature, NULL, msg, n, v->sk);
-	}
-	if ((rc = ask(v, &m, &r)) == 0 && !resume) {
-		v->tlen = r->f.body.logged_in.session_token.size;
-		memcpy(v->token, r->f.body.logged_in.session_token.bytes,
-		    v->tlen);
-	}
-	return rc;
+	return ac_login(&v->c, &v->a, resume ? AC_TOKEN : AC_SIGN, NULL);
 }
 
 /* A fresh connection, one login, closed again: the error code or 0. */
@@ -276,7 +180,7 @@ login_once(struct dev *v, int resume)
 
 	connect_dev(v);
 	rc = do_login(v, resume);
-	wc_close(&v->w);
+	wc_close(&v->c.w);
 	return rc;
 }
 
@@ -284,13 +188,13 @@ login_once(struct dev *v, int resume)
 static void
 expect_kicked(struct dev *v, const char *what)
 {
-	struct iris_wire_msg *r = wc_next(&v->w, T);
+	struct iris_wire_msg *r = wc_next(&v->c.w, T);
 
 	EXPECT(r != NULL && r->f.which_body == iris_v1_Frame_error_tag &&
 	    r->f.body.error.code == iris_v1_ErrorCode_ERR_REVOKED,
 	    "%s: the live session was not told", what);
-	EXPECT(wc_wait_closed(&v->w, T), "%s: not closed", what);
-	wc_close(&v->w);
+	EXPECT(wc_wait_closed(&v->c.w, T), "%s: not closed", what);
+	wc_close(&v->c.w);
 }
 
 /* user add: a code; the client registers with it and logs in. */
@@ -308,7 +212,7 @@ users(struct dev *alice, struct dev *bob)
 	snprintf(code, sizeof(code), "%.32s", out);
 	connect_dev(alice);
 	EXPECT((rc = do_register(alice, code)) == 0, "register: %d", rc);
-	EXPECT(alice->id == 1, "device %u", alice->id);
+	EXPECT(alice->a.id == 1, "device %u", alice->a.id);
 	EXPECT(do_login(alice, 0) == 0, "login");	/* stays connected */
 	EXPECT(ctl("user", "add", "alice", NULL) == 1 &&
 	    strstr(err, "error: user alice exists") != NULL, "exists: %s", err);
@@ -353,20 +257,20 @@ revocations(struct dev *alice)
 	struct dev other = *alice;
 	struct iris_wire_msg m, *r;
 	char hex[33];
-	size_t ulen = strlen(alice->user);
+	size_t ulen = strlen(alice->a.user);
 
-	memset(&other.w, 0, sizeof(other.w));
+	memset(&other.c.w, 0, sizeof(other.c.w));
 	EXPECT(login_once(&other, 0) == 0, "second login");
 	/* version, user length, user, device, expiry, then the id */
-	sodium_bin2hex(hex, sizeof(hex), other.token + 2 + ulen + 12, 16);
+	sodium_bin2hex(hex, sizeof(hex), other.a.token + 2 + ulen + 12, 16);
 	EXPECT(ctl("token", "revoke", hex, NULL) == 0, "token revoke: %s",
 	    err);
 	EXPECT(login_once(&other, 1) == iris_v1_ErrorCode_ERR_REVOKED,
 	    "a revoked token resumes");
 	EXPECT(ctl("token", "revoke", "xyz", NULL) == 1, "bad token id");
 	wc_ping(&m, 40, "alive");
-	wc_send(&alice->w, &m);
-	r = wc_next(&alice->w, T);
+	wc_send(&alice->c.w, &m);
+	r = wc_next(&alice->c.w, T);
 	EXPECT(r != NULL && r->f.which_body == iris_v1_Frame_pong_tag,
 	    "the session with another token was closed");
 
