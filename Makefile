@@ -112,23 +112,26 @@ PROGRAMS := $(IRISD) $(IRISCTL)
 UNIT_SRCS := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN  := $(BUILD)/tests/unit
+# Test helpers shared by unit, system and bench programs.
+SUPPORT_SRCS := $(sort $(wildcard tests/support/*.c))
+SUPPORT_OBJS := $(SUPPORT_SRCS:%.c=$(BUILD)/obj/%.o)
 
 $(BUILD)/obj/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(LIB_CPPFLAGS) -Itests/unit $(CHECK_CFLAGS) $(LIB_CFLAGS) $(CPPFLAGS) \
+	$(Q)$(CC) $(LIB_CPPFLAGS) -Itests/unit -Itests/support $(CHECK_CFLAGS) \
+	    $(LIB_CFLAGS) $(CPPFLAGS) \
 	    $(ALL_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 
-$(UNIT_BIN): $(UNIT_OBJS) $(LIB_A)
+$(UNIT_BIN): $(UNIT_OBJS) $(SUPPORT_OBJS) $(LIB_A)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(UNIT_OBJS) $(LIB_A) $(LIB_LIBS) \
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(UNIT_OBJS) $(SUPPORT_OBJS) $(LIB_A) \
+	    $(LIB_LIBS) \
 	    $(CHECK_LIBS) -pthread
 
 # System tests and benchmarks: each tests/system/*.c and tests/bench/*.c is
 # one program, linked with the test helpers of tests/support/ and libiris.a.
-SUPPORT_SRCS := $(sort $(wildcard tests/support/*.c))
-SUPPORT_OBJS := $(SUPPORT_SRCS:%.c=$(BUILD)/obj/%.o)
 SYS_SRCS     := $(sort $(wildcard tests/system/*.c))
 SYS_BINS     := $(SYS_SRCS:tests/system/%.c=$(BUILD)/tests/system/%)
 BENCH_SRCS   := $(sort $(wildcard tests/bench/*.c))

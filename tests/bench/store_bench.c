@@ -357,7 +357,7 @@ run_store(const struct opts *o, struct iris_config *cfg, const char *name,
 		while (r->submitted < r->total && bu_now_ns() < end &&
 		    !r->bad) {
 			if (submit(r) != 0 ||
-			    !bu_run_until(r->base, run_done, r, 30000))
+			    !run_until(r->base, run_done, r, 30000))
 				r->bad = 1;
 		}
 		r->total = r->submitted;
@@ -367,7 +367,7 @@ run_store(const struct opts *o, struct iris_config *cfg, const char *name,
 		    !r->bad)
 			if (submit(r) != 0)
 				r->bad = 1;
-		ok = bu_run_until(r->base, run_done, r, 600000) && !r->bad &&
+		ok = run_until(r->base, run_done, r, 600000) && !r->bad &&
 		    r->acked == r->total;
 	}
 	r->cpu = cpu_seconds() - cpu0;

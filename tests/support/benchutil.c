@@ -148,31 +148,6 @@ bu_pct(const uint64_t *sorted, size_t n, double pct)
 	return sorted[i < n ? i : n - 1];
 }
 
-static void
-recheck(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-}
-
-int
-bu_run_until(struct event_base *base, int (*pred)(void *), void *arg,
-    unsigned timeout_ms)
-{
-	struct timeval tv = { 0, 5000 };
-	uint64_t deadline = bu_now_ms() + timeout_ms;
-	struct event *ev;
-	int ok;
-
-	if ((ev = event_new(base, -1, EV_PERSIST, recheck, NULL)) == NULL)
-		return pred(arg);
-	event_add(ev, &tv);
-	while (!(ok = pred(arg)) && bu_now_ms() < deadline)
-		event_base_loop(base, EVLOOP_ONCE);
-	event_free(ev);
-	return ok;
-}
 
 char *
 bu_mkdtemp(const char *parent, const char *tag)
@@ -437,5 +412,5 @@ bu_append_wait(struct event_base *base, struct iris_store *st,
 			res[i].done = 1;
 			bad = 1;
 		}
-	return bu_run_until(base, all_acked, &aw, timeout_ms) && !bad ? 0 : -1;
+	return run_until(base, all_acked, &aw, timeout_ms) && !bad ? 0 : -1;
 }

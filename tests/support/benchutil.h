@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "evloop.h"
+
 struct event_base;
 struct iris_store;
 struct iris_send;
@@ -41,13 +43,6 @@ uint64_t bu_fnv64(const void *buf, size_t len);
 void	 bu_sort_u64(uint64_t *v, size_t n);
 uint64_t bu_pct(const uint64_t *sorted, size_t n, double pct);
 
-/*
- * Runs base until pred(arg) holds or timeout_ms passes; returns 1 when it
- * held. Never sleeps blindly: the loop wakes on its own events and on a
- * short timer that re-checks the condition.
- */
-int	 bu_run_until(struct event_base *base, int (*pred)(void *),
-	    void *arg, unsigned timeout_ms);
 
 /*
  * A fresh directory "<parent>/<tag>.XXXXXX" (malloc'd), and the removal

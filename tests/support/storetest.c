@@ -98,29 +98,6 @@ st_watchdog(unsigned seconds)
 	alarm(seconds);
 }
 
-static void
-tick(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd, (void)what, (void)arg;
-}
-
-int
-st_run_until(struct event_base *base, int (*pred)(void *), void *arg,
-    unsigned timeout_ms)
-{
-	struct timeval tv = { 0, 5000 };
-	uint64_t deadline = st_now_ms() + timeout_ms;
-	struct event *ev;
-	int ok;
-
-	if ((ev = event_new(base, -1, EV_PERSIST, tick, NULL)) == NULL)
-		st_die("event_new");
-	event_add(ev, &tv);
-	while (!(ok = pred(arg)) && st_now_ms() < deadline)
-		event_base_loop(base, EVLOOP_ONCE);
-	event_free(ev);
-	return ok;
-}
 
 /* The store logs from its writer thread too: this must be thread-safe. */
 static void
@@ -195,7 +172,7 @@ st_wait_stat(struct event_base *base, struct iris_store *s, const char *name,
 {
 	struct stat_wait w = { s, name, lo, hi };
 
-	return st_run_until(base, stat_reached, &w, timeout_ms);
+	return run_until(base, stat_reached, &w, timeout_ms);
 }
 
 static void
@@ -686,4 +663,17 @@ out:
 	free(x.seen);
 	free(x.ids);
 	return rc;
+}
+
+void
+st_remove_db(const char *path)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
+	char name[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		snprintf(name, sizeof(name), "%s%s", path, sfx[i]);
+		unlink(name);
+	}
 }

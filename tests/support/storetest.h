@@ -8,6 +8,8 @@
 
 #include <event2/event.h>
 
+#include "evloop.h"
+
 #include "iris.h"
 #include "iris_store.h"
 
@@ -77,12 +79,6 @@ void	 st_die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
 	    noreturn));
 /* Kills the program with a message if it runs past seconds. */
 void	 st_watchdog(unsigned seconds);
-/*
- * Runs base until pred(arg) holds or timeout_ms passes; 1 if it held.
- * Wakes on events and on a short timer, never sleeps blindly.
- */
-int	 st_run_until(struct event_base *base, int (*pred)(void *),
-	    void *arg, unsigned timeout_ms);
 
 /* A store with test options and a quiet logger (IRIS_TEST_VERBOSE=1). */
 int	 st_open(struct iris_store **sp, struct event_base *base,
@@ -117,5 +113,8 @@ void	 st_retry_unknown(struct st_work *wk);
  */
 int	 st_verify(struct st_work *wk, struct iris_store *s,
 	    const char *path, struct st_tally *t);
+
+/* Removes a store file with its -wal, -shm and -journal. */
+void	 st_remove_db(const char *path);
 
 #endif /* IRIS_TESTS_STORETEST_H */

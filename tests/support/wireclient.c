@@ -4,43 +4,12 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "iris.h"
 #include "util/alloc.h"
 #include "wire/frame.h"
 #include "wireclient.h"
 
-static unsigned long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (unsigned long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-nothing(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd, (void)what, (void)arg;
-}
-
-int
-wc_run_until(struct event_base *base, int (*pred)(void *), void *arg,
-    unsigned timeout_ms)
-{
-	struct timeval tv = { 0, 5000 };
-	unsigned long long deadline = mono_ms() + timeout_ms;
-	struct event *ev = event_new(base, -1, EV_PERSIST, nothing, NULL);
-	int ok;
-
-	event_add(ev, &tv);
-	while (!(ok = pred(arg)) && mono_ms() < deadline)
-		event_base_loop(base, EVLOOP_ONCE);
-	event_free(ev);
-	return ok;
-}
 
 static void
 on_open(struct iris_netconn *c, void *arg)
@@ -128,7 +97,7 @@ wc_connect(struct wc *w, struct event_base *base, int port,
 	if (session != NULL && iris__netconn_session_offer(w->c, session,
 	    slen) != IRIS_OK)
 		return -1;
-	return wc_run_until(base, opened, w, timeout_ms) && w->open ? 0 : -1;
+	return run_until(base, opened, w, timeout_ms) && w->open ? 0 : -1;
 }
 
 static void
@@ -192,7 +161,7 @@ wc_next(struct wc *w, unsigned timeout_ms)
 		w->taken = 0;
 	}
 	for (;;) {
-		if (!wc_run_until(w->base, has_frame, w, timeout_ms) ||
+		if (!run_until(w->base, has_frame, w, timeout_ms) ||
 		    w->n == 0)
 			return NULL;
 		iris__wire_msg_init(&w->cur);
@@ -215,7 +184,7 @@ is_closed(void *arg)
 int
 wc_wait_closed(struct wc *w, unsigned timeout_ms)
 {
-	return wc_run_until(w->base, is_closed, w, timeout_ms);
+	return run_until(w->base, is_closed, w, timeout_ms);
 }
 
 void

@@ -12,6 +12,8 @@
 
 #include <event2/event.h>
 
+#include "evloop.h"
+
 #include "net/conn.h"
 #include "net/tls.h"
 #include "wire/frame.h"
@@ -58,8 +60,5 @@ int	 wc_wait_closed(struct wc *w, unsigned timeout_ms);
 void	 wc_hello(struct iris_wire_msg *m, uint64_t rid, uint32_t version);
 void	 wc_ping(struct iris_wire_msg *m, uint64_t rid, const char *data);
 
-/* Bounded loop runs (tests/support copy of tests/unit/loop.c). */
-int	 wc_run_until(struct event_base *base, int (*pred)(void *),
-	    void *arg, unsigned timeout_ms);
 
 #endif

@@ -88,7 +88,7 @@ invite(char code[64], const char *user)
 
 	EXPECT(iris_engine_invite(eng, user, 60000, code, 64, admin_cb, &a) ==
 	    IRIS_OK, "invite");
-	EXPECT(wc_run_until(base, admin_done, &a, T) && a.rc == IRIS_OK,
+	EXPECT(run_until(base, admin_done, &a, T) && a.rc == IRIS_OK,
 	    "invite not durable");
 }
 
@@ -299,7 +299,7 @@ registration_and_login(void)
 
 		EXPECT(iris_engine_revoke_device(eng, "alice", 2, admin_cb,
 		    &ad) == IRIS_OK, "revoke");
-		EXPECT(wc_run_until(base, admin_done, &ad, T), "revoke done");
+		EXPECT(run_until(base, admin_done, &ad, T), "revoke done");
 		r = wc_next(&b.w, T);
 		EXPECT(r != NULL && r->f.body.error.code ==
 		    iris_v1_ErrorCode_ERR_REVOKED, "revoked session not told");

@@ -114,7 +114,7 @@ wave(struct event_base *base, const struct daemon *d, struct wc *good,
 	EXPECT(up == f.n, "round %d: %zu of %zu connections up", round, up,
 	    f.n);
 	pong(good, (uint64_t)(1000 + round));
-	EXPECT(wc_run_until(base, all_closed, &f, 4 * T),
+	EXPECT(run_until(base, all_closed, &f, 4 * T),
 	    "round %d: not every bad connection was closed", round);
 	for (i = 0; i < f.n; i++)
 		wc_close(&f.w[i]);

@@ -661,7 +661,7 @@ trim(struct event_base *base, struct iris_store *st)
 		    upto - KEEP, on_trim, &t[b])) != IRIS_OK)
 			die("iris_store_ack: %s", iris_errname(rc));
 	}
-	if (!bu_run_until(base, trimmed, t, 60000))
+	if (!run_until(base, trimmed, t, 60000))
 		die("the checker's cursor acks got no answer in 60 s");
 	for (b = 0; b < NBOX; b++)
 		if (t[b].acked > cursor_min[b])

@@ -97,7 +97,7 @@ fill(struct st_work *wk, const char *path)
 	 * fill until the store stays read-only. */
 	for (round = 0;; round++) {
 		st_pump(wk);
-		if (!st_run_until(wk->base, st_idle, wk, WAIT_MS))
+		if (!run_until(wk->base, st_idle, wk, WAIT_MS))
 			st_die("filling: the workload did not finish");
 		/* A commit failed, or maintenance did and appends are
 		 * refused at once. */
@@ -151,7 +151,7 @@ resume(struct st_work *wk, const char *path, int cycle)
 	wk->nsends = wk->next + 40;
 	st_retry_unknown(wk);
 	st_pump(wk);
-	if (!st_run_until(wk->base, st_idle, wk, WAIT_MS) || wk->refused ||
+	if (!run_until(wk->base, st_idle, wk, WAIT_MS) || wk->refused ||
 	    wk->cb_errors != errors)
 		st_die("appends failed after the recovery: %s",
 		    st_last_error());

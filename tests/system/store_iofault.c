@@ -38,19 +38,6 @@ struct totals {
 
 static unsigned nsends;
 
-static void
-remove_db(const char *path)
-{
-	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
-	char name[128];
-	size_t i;
-
-	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
-		snprintf(name, sizeof(name), "%s%s", path, sfx[i]);
-		unlink(name);
-	}
-}
-
 /* While the disk stays broken: read-only, appends refused at once. */
 static void
 check_broken(struct st_work *wk, const char *path)
@@ -129,7 +116,7 @@ finish_workload(struct st_work *wk)
 	wk->refused = 0;
 	st_retry_unknown(wk);
 	st_pump(wk);
-	if (!st_run_until(wk->base, st_idle, wk, WAIT_MS) || wk->refused ||
+	if (!run_until(wk->base, st_idle, wk, WAIT_MS) || wk->refused ||
 	    wk->cb_errors != errors)
 		st_die("%sappends failed after the recovery: %s", wk->where,
 		    st_last_error());
@@ -152,7 +139,7 @@ run_case(struct event_base *base, const struct fcase *fc,
 	    fc->kind == FAULTVFS_WRITE ? "write" : "sync",
 	    (unsigned long long)fc->nth, fc->drop ? ", lost on failure" : "",
 	    fc->crash ? ", crash" : "");
-	remove_db(path);
+	st_remove_db(path);
 	faultvfs_reset();
 	faultvfs_sync_fail_drops(fc->drop);
 	st_init(&wk, base, fc->seed, nsends, 16, 1500);
@@ -167,7 +154,7 @@ run_case(struct event_base *base, const struct fcase *fc,
 	if (fc->nth != 0)
 		faultvfs_fail_nth(fc->kind, fc->nth, fc->permanent);
 	st_pump(&wk);
-	if (!st_run_until(base, st_idle, &wk, WAIT_MS))
+	if (!run_until(base, st_idle, &wk, WAIT_MS))
 		st_die("%sthe workload did not finish", where);
 	faultvfs_stats(&fs);
 	tot->writes = fs.writes - open.writes;
@@ -207,7 +194,7 @@ run_case(struct event_base *base, const struct fcase *fc,
 		    where);
 	iris_store_close(wk.store);
 	st_free(&wk);
-	remove_db(path);
+	st_remove_db(path);
 	tot->cases++;
 	tot->permanent += fc->permanent;
 	tot->drop += fc->drop;

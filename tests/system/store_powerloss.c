@@ -43,19 +43,6 @@ done(void *arg)
 	return fs.dead && early_close;
 }
 
-static void
-remove_db(const char *path)
-{
-	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
-	char name[128];
-	size_t i;
-
-	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
-		snprintf(name, sizeof(name), "%s%s", path, sfx[i]);
-		unlink(name);
-	}
-}
-
 /* The workload through faultvfs until the disk dies at op die_at. */
 static uint64_t
 run_dying(struct st_work *wk, const struct point *pt, const char *path,
@@ -78,7 +65,7 @@ run_dying(struct st_work *wk, const struct point *pt, const char *path,
 		return fs.ops;
 	}
 	st_pump(wk);
-	if (!st_run_until(wk->base, done, wk, 30000))
+	if (!run_until(wk->base, done, wk, 30000))
 		st_die("%sthe workload did not finish (%d callbacks due)",
 		    wk->where, wk->outstanding);
 	faultvfs_stats(&fs);
@@ -121,7 +108,7 @@ check_after(struct st_work *wk, const char *path, struct totals *tot)
 	errors = wk->cb_errors;
 	st_retry_unknown(wk);
 	st_pump(wk);
-	if (!st_run_until(wk->base, st_idle, wk, 30000) || wk->refused ||
+	if (!run_until(wk->base, st_idle, wk, 30000) || wk->refused ||
 	    wk->cb_errors != errors)
 		st_die("%sappends after the power loss failed (%d due, %llu "
 		    "errors, %s)", wk->where, wk->outstanding,
@@ -151,7 +138,7 @@ run_point(struct event_base *base, const struct point *pt,
 	    pt->index, (unsigned long long)pt->die_at,
 	    pt->early ? ", early close" : "");
 	early_close = pt->early;
-	remove_db(path);
+	st_remove_db(path);
 	st_init(&wk, base, pt->seed, nsends, 16, 1500);
 	wk.retries = 1;
 	wk.pace_ms = 1;
@@ -165,7 +152,7 @@ run_point(struct event_base *base, const struct point *pt,
 	tot->torn += pt->torn;
 	tot->early += pt->early;
 	st_free(&wk);
-	remove_db(path);
+	st_remove_db(path);
 	return ops;
 }
 

@@ -1,48 +1,13 @@
 /* SPDX-License-Identifier: ISC */
-/* Test helpers: bounded event loop runs and temporary directories. */
+/* Unit test helpers: temporary directories. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <check.h>
 
 #include "loop.h"
 
-static void
-tick(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-}
-
-static unsigned long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (unsigned long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int
-run_until(struct event_base *base, int (*pred)(void *), void *arg,
-    unsigned timeout_ms)
-{
-	struct timeval tv = { 0, 5000 };
-	unsigned long long deadline = now_ms() + timeout_ms;
-	struct event *ev;
-	int ok;
-
-	ev = event_new(base, -1, EV_PERSIST, tick, NULL);
-	ck_assert_ptr_nonnull(ev);
-	event_add(ev, &tv);
-	while (!(ok = pred(arg)) && now_ms() < deadline)
-		event_base_loop(base, EVLOOP_ONCE);
-	event_free(ev);
-	return ok;
-}
 
 char *
 make_tempdir(const char *tag)
