@@ -13,7 +13,7 @@
 #include "util/alloc.h"
 
 enum opkind {
-	OP_ACCOUNT_NEW, OP_ACCOUNT_PUT, OP_CURSOR, OP_OUTBOX_PUT,
+	OP_ACCOUNT_NEW, OP_ACCOUNT_PUT, OP_CURSOR, OP_CURSOR_CAS, OP_OUTBOX_PUT,
 	OP_OUTBOX_SEALED, OP_OUTBOX_DEL, OP_RECEIVED, OP_SENT, OP_DEVLIST,
 	OP_STATE_PUT, OP_STATE_DEL,
 };
@@ -22,6 +22,7 @@ struct op {
 	enum opkind	 kind;
 	int64_t		 account;
 	uint64_t	 num;		/* seq, msg id, cursor */
+	uint64_t	 expect;	/* the cursor a CAS expects */
 	uint8_t		 tag[IRIS_CS_TAG_LEN];
 	uint8_t		*a;		/* sealed records */
 	size_t		 alen;
@@ -51,6 +52,8 @@ const char *const iris__cs_wsql[CW_COUNT] = {
 	[CW_ACCOUNT_PUT] = "UPDATE accounts SET data = ?2 WHERE id = ?1",
 	[CW_CURSOR] = "UPDATE accounts SET cursor = max(cursor, ?2)"
 	    " WHERE id = ?1",
+	[CW_CURSOR_CAS] = "UPDATE accounts SET cursor = ?2"
+	    " WHERE id = ?1 AND cursor = ?3",
 	[CW_OUTBOX_PUT] = "INSERT INTO outbox (account, seq, meta, body,"
 	    " sealed) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[CW_OUTBOX_SEALED] = "UPDATE outbox SET sealed = ?3"
@@ -107,6 +110,12 @@ iris__cs_txn_free(struct iris_cs_txn *t)
 	}
 	iris__free(t->ops);
 	iris__free(t);
+}
+
+void *
+iris__cs_txn_arg(const struct iris_cs_txn *t)
+{
+	return t->arg;
 }
 
 size_t
@@ -195,6 +204,18 @@ int
 iris__cs_op_cursor(struct iris_cs_txn *t, int64_t id, uint64_t seq)
 {
 	return add(t, OP_CURSOR, id, seq) != NULL ? IRIS_OK : t->err;
+}
+
+int
+iris__cs_op_cursor_cas(struct iris_cs_txn *t, int64_t id, uint64_t expect,
+    uint64_t seq)
+{
+	struct op *o;
+
+	if ((o = add(t, OP_CURSOR_CAS, id, seq)) == NULL)
+		return t->err;
+	o->expect = expect;
+	return IRIS_OK;
 }
 
 int
@@ -335,6 +356,12 @@ run_op(struct iris_client_store *cs, const struct op *o)
 		sqlite3_bind_int64(st, 1, o->account);
 		sqlite3_bind_int64(st, 2, (int64_t)o->num);
 		break;
+	case OP_CURSOR_CAS:
+		st = cs->ws[CW_CURSOR_CAS];
+		sqlite3_bind_int64(st, 1, o->account);
+		sqlite3_bind_int64(st, 2, (int64_t)o->num);
+		sqlite3_bind_int64(st, 3, (int64_t)o->expect);
+		break;
 	case OP_OUTBOX_PUT:
 		st = cs->ws[CW_OUTBOX_PUT];
 		sqlite3_bind_int64(st, 1, o->account);
@@ -389,6 +416,9 @@ run_op(struct iris_client_store *cs, const struct op *o)
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
+	if (rc == SQLITE_DONE && o->kind == OP_CURSOR_CAS &&
+	    sqlite3_changes(cs->wdb) == 0)
+		return SQLITE_CONSTRAINT_CHECK;	/* not where it was expected */
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -415,8 +445,10 @@ txn_exec(struct iris_job *job, void *ctx)
 	for (i = 0, rc = SQLITE_OK; i < t->n && rc == SQLITE_OK; i++)
 		rc = run_op(cs, &t->ops[i]);
 	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-		/* A taken account name or outbox seq: this one is refused. */
-		job->rc = IRIS_EEXIST;
+		/* A taken account name or outbox seq, or a cursor that is not
+		 * where the transaction expected: this one is refused. */
+		job->rc = rc == SQLITE_CONSTRAINT_CHECK ? IRIS_ESTALE :
+		    IRIS_EEXIST;
 		if (step(cs, CW_ROLLBACK_TO) != SQLITE_OK)
 			return IRIS_ESTORE;
 	} else if (rc != SQLITE_OK) {

@@ -42,7 +42,7 @@ enum iris_cs_tagdom {
 /* Statements of the writer connection (writer thread only). */
 enum {
 	CW_SAVEPOINT, CW_RELEASE, CW_ROLLBACK_TO, CW_ACCOUNT_NEW,
-	CW_ACCOUNT_PUT, CW_CURSOR, CW_OUTBOX_PUT, CW_OUTBOX_SEALED,
+	CW_ACCOUNT_PUT, CW_CURSOR, CW_CURSOR_CAS, CW_OUTBOX_PUT, CW_OUTBOX_SEALED,
 	CW_OUTBOX_DEL, CW_RECEIVED, CW_SENT, CW_DEVLIST, CW_STATE_PUT,
 	CW_STATE_DEL, CW_PRUNE_RECEIVED, CW_PRUNE_SENT, CW_COUNT
 };
@@ -126,7 +126,8 @@ extern const char *const iris__cs_rsql[CR_COUNT];
  * loop (sealed there: the job holds ciphertext only), then the whole
  * transaction is committed atomically with others of its batch. cb runs
  * on the loop with IRIS_OK once durable, IRIS_EEXIST when a new account's
- * name is taken (nothing of the transaction is written), IRIS_ESTORE when
+ * name is taken and IRIS_ESTALE when a cursor CAS misses (nothing of the
+ * transaction is written then), IRIS_ESTORE when
  * the commit failed (outcome unknown), or IRIS_ESHUTDOWN (deliver == 0:
  * the store is closing; the callback must only free).
  */
@@ -146,6 +147,10 @@ int	 iris__cs_op_account_new(struct iris_cs_txn *t, int64_t id,
 int	 iris__cs_op_account_put(struct iris_cs_txn *t, int64_t id,
 	    const uint8_t tag[IRIS_CS_TAG_LEN], const void *rec, size_t len);
 int	 iris__cs_op_cursor(struct iris_cs_txn *t, int64_t id, uint64_t seq);
+/* Moves the cursor from expect to seq; refused (IRIS_ESTALE, nothing of
+ * the transaction written) when it is not at expect. */
+int	 iris__cs_op_cursor_cas(struct iris_cs_txn *t, int64_t id,
+	    uint64_t expect, uint64_t seq);
 /* meta and body are separate records: starting needs only the metas. */
 int	 iris__cs_op_outbox_put(struct iris_cs_txn *t, int64_t account,
 	    uint64_t seq, const void *meta, size_t mlen, const void *body,
@@ -165,6 +170,7 @@ int	 iris__cs_op_state_put(struct iris_cs_txn *t, int64_t account,
 int	 iris__cs_op_state_del(struct iris_cs_txn *t, int64_t account,
 	    const uint8_t tag[IRIS_CS_TAG_LEN]);
 size_t	 iris__cs_txn_ops(const struct iris_cs_txn *t);
+void	*iris__cs_txn_arg(const struct iris_cs_txn *t);
 
 extern const struct iris_worker_ops iris__cs_worker_ops;
 

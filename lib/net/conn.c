@@ -57,13 +57,14 @@ static void	kick(struct iris_netconn *c);
 static void
 destroy(struct iris_netconn *c)
 {
+	/* Events first: epoll must not be told about a closed descriptor. */
+	event_free(c->rev);
+	event_free(c->wev);
+	event_free(c->kick);
 	if (c->fd >= 0)
 		close(c->fd);
 	if (c->use_tls)
 		iris__tls_clear(&c->tls);
-	event_free(c->rev);
-	event_free(c->wev);
-	event_free(c->kick);
 	if (c->out != NULL)
 		evbuffer_free(c->out);
 	iris__free(c);

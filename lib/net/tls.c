@@ -214,6 +214,7 @@ verify_pin(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 		return 0;
 	}
 	/* Abort the handshake now, before the server thinks it is done. */
+	ctx->pin_failed = 1;
 	*flags |= MBEDTLS_X509_BADCERT_NOT_TRUSTED;
 	return MBEDTLS_ERR_X509_CERT_VERIFY_FAILED;
 }
@@ -323,7 +324,14 @@ iris__tls_handshake(struct iris_tls *t, int *want_write)
 		return IRIS_EAGAIN;
 	}
 	if (rc != 0) {
-		iris__tls_strerror(rc, t->ctx->err, sizeof(t->ctx->err));
+		if (t->ctx->pin_failed)
+			snprintf(t->ctx->err, sizeof(t->ctx->err), "the "
+			    "server's key does not match the pinned "
+			    "fingerprint");
+		else
+			iris__tls_strerror(rc, t->ctx->err,
+			    sizeof(t->ctx->err));
+		t->ctx->pin_failed = 0;
 		return IRIS_ETLS;
 	}
 	/* A resumed session keeps the master secret of the one offered. */

@@ -41,6 +41,7 @@ struct iris_tls_ctx {
 	uint8_t			 fp[IRIS_FP_LEN];	/* our SPKI (server) */
 	uint8_t			 pin[IRIS_FP_LEN];	/* expected (client) */
 	int			 pinned;
+	int			 pin_failed;	/* the last handshake's peer */
 	struct iris_tickets	*tickets;
 	/* The connection whose handshake is being stepped: the key export
 	 * callback belongs to the config, not to a connection. */

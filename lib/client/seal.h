@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Envelope sealing: the client's one interface to end-to-end encryption.
+ * The library builds one envelope per recipient device and per own other
+ * device by calling seal() for each, and hands each received envelope to
+ * open(). Any state a sealer keeps (ratchet sessions, once lib/e2ee
+ * provides a sealer) is written through the transaction it is given, as
+ * iris__cs_op_state_put() records: a send's state is committed together
+ * with its sealed envelopes, before any of them leaves the device, and a
+ * receive's state together with the message's receipt, after the
+ * embedder's callback (DESIGN.md §8). open() must therefore work on a
+ * copy of its state and change nothing that the transaction does not
+ * carry; reset() tells it that transactions it wrote into were dropped
+ * or failed, so that any copy it caches must be reloaded from the store.
+ *
+ * The first implementation, iris__seal_plain, is a versioned plain
+ * framing of the content: envelopes are NOT end-to-end encrypted, and
+ * the server can read them, until the E2EE sealer replaces it.
+ */
+#ifndef IRIS_CLIENT_SEAL_H
+#define IRIS_CLIENT_SEAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client/rec.h"
+
+struct iris_client;
+struct iris_cs_txn;
+
+/* What a message carries inside its envelope. */
+enum {
+	IRIS__CONTENT_MESSAGE = 1,	/* embedder content */
+	IRIS__CONTENT_TYPING = 2,	/* type: 1 typing, 0 stopped */
+};
+
+struct iris__content {
+	int		 kind;
+	uint32_t	 type;		/* the embedder's content type */
+	const char	*recipient;	/* the user the send is addressed to */
+	const uint8_t	*body;
+	size_t		 len;
+};
+
+struct iris__sealer_ops {
+	const char	*name;
+	/* Most bytes an envelope adds to its content's body. */
+	size_t		 overhead;
+	int	(*create)(void **self, struct iris_client *c);
+	void	(*destroy)(void *self);
+	/*
+	 * The envelope of in for device of user, appended to out. IRIS_OK,
+	 * or a negative code (IRIS_ETOOBIG when it would not fit an
+	 * envelope).
+	 */
+	int	(*seal)(void *self, struct iris_cs_txn *txn, const char *user,
+		    uint32_t device, const struct iris__content *in,
+		    struct iris_buf *out);
+	/*
+	 * The content of an envelope from device of user; out's pointers
+	 * point into keep (or into env). IRIS_OK, IRIS_EPROTO for an
+	 * envelope that is not well formed, IRIS_ECRYPTO for one that does
+	 * not authenticate, IRIS_ENOTSUP for a framing it does not know.
+	 */
+	int	(*open)(void *self, struct iris_cs_txn *txn, const char *user,
+		    uint32_t device, const uint8_t *env, size_t len,
+		    struct iris__content *out, struct iris_buf *keep);
+	void	(*reset)(void *self);
+};
+
+extern const struct iris__sealer_ops iris__seal_plain;
+
+#endif /* IRIS_CLIENT_SEAL_H */
