@@ -284,7 +284,7 @@ seen(struct iris_client *c, const struct rx_item *it)
 	const struct rx_item *p;
 
 	for (p = c->rx_head; p != NULL; p = p->next)
-		if (p->kind == RX_MSG && memcmp(p->tag, it->tag,
+		if (p != it && p->kind == RX_MSG && memcmp(p->tag, it->tag,
 		    sizeof(it->tag)) == 0)
 			return 1;
 	return iris__cs_received_has(c->cs, c->acct, it->tag) == IRIS_OK;
