@@ -31,6 +31,8 @@
 #define T	5000
 
 static int failures;
+static char *logged;
+static size_t nlogged;
 static struct event_base *base;
 static struct iris_engine *eng;
 static char fp[65];
@@ -433,6 +435,49 @@ shedding(struct mc_user *a, struct mc_user *b, struct mc_user *c)
 	    "lost\n");
 }
 
+#define LOG_MAX	(4u << 20)
+
+static void
+capture(int level, const char *msg, void *arg)
+{
+	size_t n = strlen(msg);
+
+	(void)level, (void)arg;
+	if (nlogged + n + 2 < LOG_MAX) {
+		memcpy(logged + nlogged, msg, n);
+		logged[nlogged + n] = '\n';
+		nlogged += n + 1;
+		logged[nlogged] = '\0';
+	}
+}
+
+/* A send's trace id in the edge's, the core's and the store's lines;
+ * no payload in any line. */
+static void
+traces(void)
+{
+	static const char id[] = "trace 00075e5e5e5e5e5e5e5e5e5e5e5e5e5e";
+	const char *layer[] = { ": request 7 send", "core: ", "store: " };
+	const char *p;
+	char want[128];
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		if (i == 0)
+			snprintf(want, sizeof(want), "%s%s", id, layer[0]);
+		else
+			snprintf(want, sizeof(want), "%s%s", layer[i], id);
+		EXPECT((p = strstr(logged, want)) != NULL, "no log line with "
+		    "\"%s\"", want);
+	}
+	EXPECT(strstr(logged, "MESSAGE-90fe") == NULL &&
+	    strstr(logged, "TYPING-") == NULL && strstr(logged, "m1") == NULL,
+	    "message content in the log");
+	printf("msg_presence: a send's trace id in the edge's, core's and "
+	    "store's log lines; no content in any of %zu bytes of log\n",
+	    nlogged);
+}
+
 int
 main(void)
 {
@@ -447,6 +492,9 @@ main(void)
 	iris_config_set(cfg, "data_dir", "data");
 	iris_config_set(cfg, "listen", "127.0.0.1:0");
 	iris_config_set(cfg, "registration", "open");
+	iris_config_set(cfg, "log_level", "debug");
+	logged = calloc(1, LOG_MAX);
+	iris_config_set_log_cb(cfg, capture, NULL);
 	if (iris_engine_new(&eng, base, cfg) != IRIS_OK) {
 		fprintf(stderr, "msg_presence: no engine\n");
 		return 1;
@@ -466,12 +514,15 @@ main(void)
 		typing(&a, &b, &c);
 	if (failures == 0)
 		shedding(&a, &b, &c);
+	if (failures == 0)
+		traces();
 	mc_user_close(&a);
 	mc_user_close(&b);
 	mc_user_close(&c);
 	mc_user_close(&d);
 	iris_engine_free(eng);
 	event_base_free(base);
+	free(logged);
 	if (failures > 0)
 		return 1;
 	printf("msg_presence: ok\n");
