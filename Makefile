@@ -106,6 +106,29 @@ $(IRISCTL): $(IRISCTL_OBJS) $(LIB_SO)
 
 PROGRAMS := $(IRISD) $(IRISCTL)
 
+# Examples (examples/*.c): one program each, against include/ only.
+EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
+EXAMPLES     := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
+
+$(BUILD)/obj/examples/%.o: examples/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(PUB_CPPFLAGS) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(LIB_SO)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(PROG_LIBS)
+
+# A sample iris.conf with every option, its default and its description,
+# made from the library's own table (irisd -n -vv). The systemd unit
+# (server/irisd.service.in) is substituted at install time.
+CONF_SAMPLE := $(BUILD)/iris.conf.sample
+
+$(CONF_SAMPLE): $(IRISD)
+	$(Q)LD_LIBRARY_PATH=$(BUILD) $(IRISD) -n -vv -f /dev/null > $@ 2>/dev/null
+
+
 # ---------------------------------------------------------------------------
 # Tests
 
@@ -166,9 +189,10 @@ $(FUZZ_BIN): $(FUZZ_SRCS) $(wildcard lib/*/*.h) include/iris.h
 	    -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_SRCS) \
 	    $(NANOPB_LIBS)
 
-.PHONY: all lib programs tests check _check run _run deps install uninstall \
+.PHONY: all lib programs examples tests check _check run _run deps install uninstall \
 	clean proto fuzz fuzz-corpus bench-store bench-conn
-all: lib programs
+all: lib programs examples $(CONF_SAMPLE)
+examples: $(EXAMPLES)
 lib: $(LIB_SO) $(LIB_A)
 programs: $(PROGRAMS)
 tests: $(UNIT_BIN) $(SYS_BINS) $(BENCH_BINS)
@@ -210,6 +234,8 @@ _check: all tests
 	$(Q)sh tests/system/run.sh $(BUILD) $(SYS_BINS)
 	@echo "== irisd"
 	$(Q)sh tests/system/irisd_smoke.sh $(BUILD)
+	@echo "== examples"
+	$(Q)sh tests/system/examples.sh $(BUILD)
 	@echo "== install into a staging tree, build against it with pkg-config"
 	$(Q)MAKE="$(MAKE)" SANITIZE=$(SANITIZE) sh tests/system/install.sh $(BUILD) "$(SANFLAGS)"
 ifneq ($(SANITIZE),1)
@@ -266,6 +292,14 @@ install: all
 	    pkgconfig/libiris.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/libiris.pc
 	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/libiris.pc
 	$(INSTALL) -m 0755 $(IRISD) $(IRISCTL) $(DESTDIR)$(SBINDIR)/
+	$(INSTALL) -d $(DESTDIR)$(SYSCONFDIR)/iris $(DESTDIR)$(UNITDIR)
+	$(INSTALL) -m 0644 $(CONF_SAMPLE) $(DESTDIR)$(SYSCONFDIR)/iris/
+	[ -e $(DESTDIR)$(SYSCONFDIR)/iris/iris.conf ] || \
+	    $(INSTALL) -m 0644 $(CONF_SAMPLE) \
+	    $(DESTDIR)$(SYSCONFDIR)/iris/iris.conf
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    server/irisd.service.in > $(DESTDIR)$(UNITDIR)/irisd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/irisd.service
 	sh man/install.sh install $(DESTDIR)$(MANDIR) $(MANPAGES)
 	@if [ -z "$(DESTDIR)" ] && command -v ldconfig >/dev/null 2>&1 && \
 	    [ "$$(id -u)" = 0 ]; then echo ldconfig; ldconfig; fi
@@ -274,7 +308,12 @@ uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libiris.so.$(ABI) \
 	    $(DESTDIR)$(LIBDIR)/libiris.so $(DESTDIR)$(LIBDIR)/libiris.a \
 	    $(DESTDIR)$(PKGCONFIGDIR)/libiris.pc \
-	    $(DESTDIR)$(SBINDIR)/irisd $(DESTDIR)$(SBINDIR)/irisctl
+	    $(DESTDIR)$(SBINDIR)/irisd $(DESTDIR)$(SBINDIR)/irisctl \
+	    $(DESTDIR)$(SYSCONFDIR)/iris/iris.conf.sample \
+	    $(DESTDIR)$(UNITDIR)/irisd.service
+	@# iris.conf stays once the operator has changed it.
+	if cmp -s $(CONF_SAMPLE) $(DESTDIR)$(SYSCONFDIR)/iris/iris.conf; then \
+	    rm -f $(DESTDIR)$(SYSCONFDIR)/iris/iris.conf; fi
 	for h in include/*.h; do rm -f $(DESTDIR)$(INCLUDEDIR)/$${h#include/}; done
 	sh man/install.sh uninstall $(DESTDIR)$(MANDIR) $(MANPAGES)
 

@@ -14,6 +14,7 @@ MANDIR		?= $(DATAROOTDIR)/man
 SYSCONFDIR	?= $(PREFIX)/etc
 PKGCONFIGDIR	?= $(LIBDIR)/pkgconfig
 LOCALSTATEDIR	?= /var
+UNITDIR		?= $(PREFIX)/lib/systemd/system
 
 # Toolchain. User CFLAGS/CPPFLAGS/LDFLAGS are kept and added after ours.
 CC		?= cc

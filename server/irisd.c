@@ -32,18 +32,53 @@ usage(void)
 	exit(2);
 }
 
-/* Prints every option with its effective value (irisd -n -v). */
+/* A description as "# " comment lines of at most 72 columns. */
 static void
-dump_config(const struct iris_config *cfg)
+print_comment(const char *text)
+{
+	size_t len, cut;
+
+	while (*text != '\0') {
+		len = strlen(text);
+		cut = len;
+		if (len > 70) {
+			for (cut = 70; cut > 0 && text[cut] != ' '; cut--)
+				;
+			if (cut == 0)
+				cut = 70;
+		}
+		printf("# %.*s\n", (int)cut, text);
+		text += cut;
+		while (*text == ' ')
+			text++;
+	}
+}
+
+/*
+ * Prints every option with its effective value (irisd -n -v), or, with
+ * -vv, a sample iris.conf: each option described and commented out at its
+ * value.
+ */
+static void
+dump_config(const struct iris_config *cfg, int sample)
 {
 	char val[4096];
 	const char *key;
 	size_t i;
 
+	if (sample)
+		printf("# iris.conf: the configuration of irisd (iris.conf(5)).\n"
+		    "# Every option is shown at its default, commented out.\n");
 	for (i = 0; (key = iris_config_key(i)) != NULL; i++) {
 		if (iris_config_get(cfg, key, val, sizeof(val)) != IRIS_OK)
 			continue;
-		printf("%s \"%s\"\n", key, val);
+		if (!sample) {
+			printf("%s \"%s\"\n", key, val);
+			continue;
+		}
+		printf("\n");
+		print_comment(iris_config_describe(i));
+		printf("#%s \"%s\"\n", key, val);
 	}
 }
 
@@ -219,7 +254,7 @@ main(int argc, char *argv[])
 
 	if (noaction) {
 		if (verbose)
-			dump_config(cfg);
+			dump_config(cfg, verbose > 1);
 		fprintf(stderr, "configuration OK\n");
 		iris_config_free(cfg);
 		free(listen);

@@ -516,9 +516,11 @@ contacts_edit(struct iris_core *core, struct iris_bus_req *req)
 	}
 	memcpy(j->user, req->from.user, sizeof(j->user));
 	for (i = 0; i < ce->add_count && i < IRIS_CONTACTS_EDIT_MAX; i++)
-		copy_user(j->add[j->nadd++], ce->add[i]);
+		copy_user(j->add[i], ce->add[i]);
+	j->nadd = i;
 	for (i = 0; i < ce->remove_count && i < IRIS_CONTACTS_EDIT_MAX; i++)
-		copy_user(j->del[j->ndel++], ce->remove[i]);
+		copy_user(j->del[i], ce->remove[i]);
+	j->ndel = i;
 	j->max_contacts = core->max_contacts;
 	if ((rc = iris__core_acct_submit(core, req, j, contacts_done)) !=
 	    IRIS_OK)

@@ -93,6 +93,20 @@ daemon_wait_line(struct daemon *d, const char *what, unsigned timeout_ms)
 int
 daemon_start(struct daemon *d, const char *const *args, unsigned timeout_ms)
 {
+	const char *argv[64];
+	int i = 0;
+
+	argv[i++] = "-d";
+	while (*args != NULL && i < 62)
+		argv[i++] = *args++;
+	argv[i] = NULL;
+	return daemon_start_prog(d, "irisd", argv, timeout_ms);
+}
+
+int
+daemon_start_prog(struct daemon *d, const char *prog,
+    const char *const *args, unsigned timeout_ms)
+{
 	const char *build = getenv("IRIS_BUILD");
 	const char *argv[64], *line;
 	char path[4096];
@@ -102,9 +116,8 @@ daemon_start(struct daemon *d, const char *const *args, unsigned timeout_ms)
 	d->logfd = -1;
 	if (build == NULL || pipe2(pfd, O_CLOEXEC) != 0)
 		return -1;
-	snprintf(path, sizeof(path), "%s/irisd", build);
+	snprintf(path, sizeof(path), "%s/%s", build, prog);
 	argv[i++] = path;
-	argv[i++] = "-d";
 	while (*args != NULL && i < 62)
 		argv[i++] = *args++;
 	argv[i] = NULL;

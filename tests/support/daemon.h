@@ -32,6 +32,11 @@ struct daemon {
  * waits for "ready"; returns 0 on success. */
 int	 daemon_start(struct daemon *d, const char *const *args,
 	    unsigned timeout_ms);
+/* The same for another program of the build (prog relative to
+ * $IRIS_BUILD, such as "examples/iris-edge-hook"), which must log a
+ * "(port N)", a "fingerprint ... HEX" and a "ready" line; args as given. */
+int	 daemon_start_prog(struct daemon *d, const char *prog,
+	    const char *const *args, unsigned timeout_ms);
 /* Returns the first unread log line containing what, or NULL. */
 const char *daemon_wait_line(struct daemon *d, const char *what,
 	    unsigned timeout_ms);

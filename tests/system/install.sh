@@ -17,11 +17,19 @@ $make --no-print-directory -s install DESTDIR="$stage" PREFIX=/usr \
 for f in usr/lib/libiris.so.0 usr/lib/libiris.so usr/lib/libiris.a \
     usr/include/iris.h usr/lib/pkgconfig/libiris.pc usr/sbin/irisd \
     usr/share/man/man3/libiris.3 usr/share/man/man3/iris_strerror.3 \
-    usr/share/man/man3/iris_errname.3 usr/share/man/man7/iris-protocol.7; do
+    usr/share/man/man3/iris_errname.3 usr/share/man/man7/iris-protocol.7 \
+    usr/etc/iris/iris.conf usr/etc/iris/iris.conf.sample \
+    usr/lib/systemd/system/irisd.service; do
 	[ -e "$stage/$f" ] || fail "missing $f"
 done
 grep -q '^prefix=/usr$' "$stage/usr/lib/pkgconfig/libiris.pc" || fail ".pc prefix not substituted"
 grep -q '^libdir=/usr/lib$' "$stage/usr/lib/pkgconfig/libiris.pc" || fail ".pc libdir not substituted"
+grep -q '^ExecStart=/usr/sbin/irisd -d -f /usr/etc/iris/iris.conf' "$stage/usr/lib/systemd/system/irisd.service" || fail "unit paths not substituted"
+# The sample is a valid configuration that names every option.
+LD_LIBRARY_PATH="$build" "$build/irisd" -n -f "$stage/usr/etc/iris/iris.conf.sample" 2>/dev/null || fail "the sample iris.conf is not valid"
+n_opts=$(LD_LIBRARY_PATH="$build" "$build/irisd" -n -v -f /dev/null 2>/dev/null | wc -l)
+n_sample=$(grep -c '^#[a-z_]* "' "$stage/usr/etc/iris/iris.conf.sample")
+[ "$n_opts" = "$n_sample" ] || fail "the sample has $n_sample options, irisd $n_opts"
 readelf -d "$stage/usr/lib/libiris.so.0" | grep -q 'SONAME.*libiris.so.0' || fail "no SONAME"
 
 cat > "$tmp/tiny.c" <<'C'

@@ -23,6 +23,7 @@
 
 #include "daemon.h"
 #include "msgclient.h"
+#include "scrape.h"
 
 #define T	10000
 #define N	400		/* messages of the cut-connection part */
@@ -333,6 +334,48 @@ cuts(struct mc_user *a, struct mc_user *b, unsigned seed)
 	    refused);
 }
 
+/*
+ * After the run: B2 and B3 never acked their N + 1 messages, and each of
+ * B1's acked messages left a delivery receipt in A's inbox, unacked.
+ */
+static void
+metrics(void)
+{
+	static char page[1 << 18];
+	const char *at = strstr(d.log, "metrics on http://127.0.0.1:");
+	double depth, v;
+	int mport = 0;
+
+	EXPECT(at != NULL && sscanf(at + 28, "%d", &mport) == 1,
+	    "no metrics port");
+	EXPECT(scrape_get(mport, "/metrics", page, sizeof(page)) == 200,
+	    "no /metrics");
+	depth = scrape_value(page, "iris_inbox_depth");
+	EXPECT(depth == 3 * (N + 1), "inbox depth %g, not %d", depth,
+	    3 * (N + 1));
+	EXPECT(scrape_value(page, "iris_oldest_unacked_ms") >= 0,
+	    "no oldest unacked age");
+	EXPECT((v = scrape_value(page, "iris_msg_in_total")) > 0, "msg_in %g",
+	    v);
+	EXPECT(scrape_value(page, "iris_msg_out_total") >= 0, "msg_out");
+	EXPECT((v = scrape_value(page, "iris_ack_sent_total")) > 0,
+	    "ack_sent %g", v);
+	EXPECT((v = scrape_value(page, "iris_dedup_hit_total")) >= 1,
+	    "dedup_hit %g", v);
+	EXPECT((v = scrape_value(page, "iris_receipts_total")) > 0,
+	    "receipts %g", v);
+	EXPECT(scrape_value(page, "iris_send_ack_seconds_count") > 0 &&
+	    scrape_value(page, "iris_send_ack_seconds_bucket{le=\"+Inf\"}") ==
+	    scrape_value(page, "iris_send_ack_seconds_count"),
+	    "no send->ack histogram");
+	EXPECT(strstr(page, "# TYPE iris_send_delivery_seconds histogram") !=
+	    NULL, "no send->delivery histogram");
+	printf("msg_retry: /metrics: inbox depth %g, msg_in %g, dedup hits "
+	    "%g since the restart\n", depth,
+	    scrape_value(page, "iris_msg_in_total"),
+	    scrape_value(page, "iris_dedup_hit_total"));
+}
+
 int
 main(void)
 {
@@ -349,7 +392,8 @@ main(void)
 		return 1;
 	f = fopen("iris.conf", "w");
 	fprintf(f, "data_dir data\nlisten 127.0.0.1:0\nregistration open\n"
-	    "send_rate 1000000\nsend_burst 1000000\n");
+	    "send_rate 1000000\nsend_burst 1000000\n"
+	    "metrics_listen 127.0.0.1:0\n");
 	fclose(f);
 	printf("msg_retry: send_rate 1000000, send_burst 1000000\n");
 	base = event_base_new();
@@ -363,6 +407,8 @@ main(void)
 		retries(&a, &b);
 	if (failures == 0)
 		cuts(&a, &b, seed);
+	if (failures == 0)
+		metrics();
 	mc_user_close(&a);
 	mc_user_close(&b);
 	EXPECT(daemon_stop(&d, SIGTERM, T) == 0, "irisd exit");
