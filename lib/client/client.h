@@ -71,6 +71,7 @@ struct creq {
 	uint64_t		 rid;		/* 0: free slot */
 	enum creq_kind		 kind;
 	uint64_t		 num;		/* outbox seq, ... */
+	char			 to[IRIS_USER_MAX + 1];	/* typing */
 	void			*ctx;		/* owned by the kind's code */
 	union {
 		iris_client_done_cb	 done;
@@ -337,6 +338,8 @@ int	 iris__outbox_seal(struct iris_client *c, struct iris_cs_txn *t,
 	    struct iris_buf *out);
 void	 iris__outbox_sent_event(struct iris_client *c, const uint8_t id[16],
 	    int status);
+void	 iris__typing_answer(struct iris_client *c, struct creq *r,
+	    struct iris_wire_msg *m);
 int	 iris__outbox_load(struct iris_client *c);
 void	 iris__outbox_kick(struct iris_client *c);
 void	 iris__outbox_answer(struct iris_client *c, struct creq *r,

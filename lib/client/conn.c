@@ -295,6 +295,8 @@ route_answer(struct iris_client *c, struct creq *r, struct iris_wire_msg *m)
 		iris__recv_sync_page(c, r, m);
 		break;
 	case RQ_TYPING:
+		iris__typing_answer(c, r, m);
+		break;
 	case RQ_ACK:
 		iris__conn_req_free(c, r);
 		break;

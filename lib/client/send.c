@@ -252,6 +252,29 @@ iris_client_send(struct iris_client *c, const char *to, uint32_t type,
 	return rc;
 }
 
+/* A typing indicator's answer: stale lists are learnt for the next one. */
+void
+iris__typing_answer(struct iris_client *c, struct creq *r,
+    struct iris_wire_msg *m)
+{
+	const char *want[3];
+	char user[IRIS_USER_MAX + 1], to[IRIS_USER_MAX + 1];
+	size_t i;
+
+	snprintf(to, sizeof(to), "%s", r->to);
+	iris__conn_req_free(c, r);
+	if (m->f.which_body != iris_v1_Frame_error_tag ||
+	    m->f.body.error.code != iris_v1_ErrorCode_ERR_STALE_DEVICES)
+		return;
+	want[0] = to;
+	want[1] = c->user;
+	want[2] = NULL;
+	for (i = 0; i < m->nlists; i++)
+		if (iris__devlist_accept_any(c, &m->lists[i], want, user) ==
+		    IRIS_OK)
+			iris__outbox_lists(c, user, IRIS_OK, 1);
+}
+
 /* Typing: transient, to the recipient's online devices, never stored. */
 int
 iris_client_typing(struct iris_client *c, const char *to, int typing)
@@ -282,8 +305,9 @@ iris_client_typing(struct iris_client *c, const char *to, int typing)
 	in.recipient = to;
 	in.body = (const uint8_t *)"";
 	iris__buf_init(&sealed, 0);
-	/* Typing state is not kept: no transaction for the sealer. */
-	if ((rc = fan_out(c, NULL, to, &in, 0, &sealed)) != IRIS_OK)
+	/* Typing state is not kept: no transaction for the sealer. The
+	 * server wants the same device set as for messages, copies too. */
+	if ((rc = fan_out(c, NULL, to, &in, 1, &sealed)) != IRIS_OK)
 		goto out;
 	iris__rd_init(&r, sealed.p, sealed.len);
 	n = iris__rd_u16(&r);
@@ -308,6 +332,7 @@ iris_client_typing(struct iris_client *c, const char *to, int typing)
 		rc = IRIS_EAGAIN;
 		goto out;
 	}
+	snprintf(q->to, sizeof(q->to), "%s", to);
 	if ((rc = iris__conn_send(c, &m)) != IRIS_OK)
 		iris__conn_req_free(c, q);
 out:

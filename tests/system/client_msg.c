@@ -359,9 +359,15 @@ social(void)
 	struct pres_want w = { &bob.r, 0, 0 };
 	struct ct_done d = { 0, 0 };
 	struct contacts cl;
+	int i, seen = 0;
 
-	EXPECT(iris_client_typing(alice.c, "bob", 1) == IRIS_OK, "typing");
-	EXPECT(run_until(base, typing_on, &bob.r, T), "no typing seen");
+	/* Best effort (the flood may have used the rate up): try again. */
+	for (i = 0; i < 20 && !seen; i++) {
+		EXPECT(iris_client_typing(alice.c, "bob", 1) == IRIS_OK,
+		    "typing");
+		seen = run_until(base, typing_on, &bob.r, 500);
+	}
+	EXPECT(seen, "no typing seen");
 	/* Presence by subscription; everyone may see it by default. */
 	w.after = bob.r.presences;
 	EXPECT(iris_client_subscribe(bob.c, who, 1) == IRIS_OK, "subscribe");
