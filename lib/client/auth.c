@@ -416,11 +416,29 @@ account_made(struct iris_client *c, int rc, void *arg)
 		reg_result(c, rc);
 }
 
+/* A new account: a new identity key, kept before it is ever used. */
+int
+iris__auth_create(struct iris_client *c,
+    void (*cb)(struct iris_client *c, int rc, void *arg), void *arg)
+{
+	int64_t id;
+	int rc;
+
+	crypto_sign_keypair(c->pk, c->sk);
+	do
+		randombytes_buf(&id, sizeof(id));
+	while ((id &= INT64_MAX) == 0);
+	c->acct = id;
+	c->next_seq = 1;
+	if ((rc = save(c, 1, cb, arg)) != IRIS_OK)
+		c->acct = 0;
+	return rc;
+}
+
 static int
 start_registration(struct iris_client *c, int how, const char *code,
     iris_client_done_cb cb, void *arg)
 {
-	int64_t id;
 	int rc;
 
 	if (c == NULL || (how == 2 && code == NULL))
@@ -442,16 +460,8 @@ start_registration(struct iris_client *c, int how, const char *code,
 	c->reg_arg = arg;
 	if (c->acct != 0)	/* made before, never registered: retry */
 		return iris__conn_start(c);
-	crypto_sign_keypair(c->pk, c->sk);
-	do
-		randombytes_buf(&id, sizeof(id));
-	while ((id &= INT64_MAX) == 0);
-	c->acct = id;
-	c->next_seq = 1;
-	if ((rc = save(c, 1, account_made, NULL)) != IRIS_OK) {
-		c->acct = 0;
+	if ((rc = iris__auth_create(c, account_made, NULL)) != IRIS_OK)
 		c->registering = 0;
-	}
 	return rc;
 }
 

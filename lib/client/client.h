@@ -120,6 +120,7 @@ struct ob_entry {
 	enum ob_state		 state;
 	uint64_t		 rid;		/* current request */
 	unsigned		 stale;		/* stale-device refusals */
+	int			 reseal;	/* lists changed while in flight */
 };
 
 struct rx_item;
@@ -287,6 +288,7 @@ struct creq *iris__conn_req(struct iris_client *c, enum creq_kind kind,
 	    struct iris_wire_msg *m);
 void	 iris__conn_req_free(struct iris_client *c, struct creq *r);
 void	 iris__conn_online(struct iris_client *c);
+int	 iris__conn_adopt(struct iris_client *c, int fd);
 int	 iris__conn_is_online(const struct iris_client *c);
 size_t	 iris__conn_outlen(const struct iris_client *c);
 int	 iris__wire_to_iris(int code);
@@ -297,6 +299,8 @@ unsigned iris__backoff_ms(unsigned attempt, unsigned min_ms,
 /* auth.c */
 int	 iris__auth_load(struct iris_client *c);
 int	 iris__auth_save(struct iris_client *c,
+	    void (*cb)(struct iris_client *c, int rc, void *arg), void *arg);
+int	 iris__auth_create(struct iris_client *c,
 	    void (*cb)(struct iris_client *c, int rc, void *arg), void *arg);
 void	 iris__auth_hello(struct iris_client *c, struct iris_wire_msg *m);
 void	 iris__auth_answer(struct iris_client *c, struct creq *r,

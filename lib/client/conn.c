@@ -26,6 +26,7 @@
 
 static void	attempt(struct iris_client *c);
 static void	fail_requests(struct iris_client *c);
+static int	conn_setup(struct iris_client *c);
 
 unsigned
 iris__backoff_ms(unsigned attempt, unsigned min_ms, unsigned max_ms,
@@ -459,6 +460,42 @@ on_close(struct iris_netconn *nc, int err, void *arg)
 static const struct iris_netconn_cbs conn_cbs = {
 	on_open, on_data, on_close,
 };
+
+static void
+adopted_open(struct iris_netconn *nc, void *arg)
+{
+	(void)nc, (void)arg;
+}
+
+static const struct iris_netconn_cbs adopt_cbs = {
+	adopted_open, on_data, on_close,
+};
+
+/*
+ * Tests: a plaintext connection over fd taken as logged in already, with
+ * the protocol's default limits, so that a test speaking for the server
+ * drives the outbox and the receive pipeline frame by frame. Nothing is
+ * sent by itself (no hello, sync or list fetch).
+ */
+int
+iris__conn_adopt(struct iris_client *c, int fd)
+{
+	int rc;
+
+	if ((rc = conn_setup(c)) != IRIS_OK)
+		return rc;
+	if ((rc = iris__netconn_new(&c->nc, c->base, fd, NULL, &adopt_cbs,
+	    c)) != IRIS_OK)
+		return rc;
+	iris__wire_limits_default(&c->lim);
+	iris__framer_init(&c->fr, iris__wire_max_frame(&c->lim));
+	c->srv_max_envelope = c->lim.max_envelope;
+	c->srv_max_envelopes = c->lim.max_envelopes;
+	c->ob_have_bucket = 0;
+	c->want = 0;
+	c->st = C_ONLINE;
+	return IRIS_OK;
+}
 
 static void
 connect_to(struct iris_client *c, const struct sockaddr *sa, socklen_t len)

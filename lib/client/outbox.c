@@ -434,7 +434,8 @@ iris__outbox_answer(struct iris_client *c, struct creq *r,
 	}
 	if (e->rid != rid || e->state != OB_INFLIGHT)
 		return;		/* superseded by a newer try */
-	e->state = OB_READY;
+	e->state = e->reseal ? OB_QUEUED : OB_READY;
+	e->reseal = 0;
 	e->rid = 0;
 	c->ob_inflight--;
 	code = m->f.which_body == iris_v1_Frame_error_tag ? (int)err->code :
@@ -460,7 +461,8 @@ iris__outbox_offline(struct iris_client *c)
 
 	for (e = c->ob_head; e != NULL; e = e->next)
 		if (e->state == OB_INFLIGHT) {
-			e->state = OB_READY;
+			e->state = e->reseal ? OB_QUEUED : OB_READY;
+			e->reseal = 0;
 			e->rid = 0;
 		}
 	c->ob_inflight = 0;
@@ -480,6 +482,8 @@ iris__outbox_lists(struct iris_client *c, const char *user, int rc,
 		if (rc == IRIS_OK) {
 			if (changed && e->state == OB_READY)
 				e->state = OB_QUEUED;	/* seal again */
+			else if (changed && e->state == OB_INFLIGHT)
+				e->reseal = 1;	/* when it comes back */
 		} else if (rc != IRIS_ECLOSED && rc != IRIS_EAGAIN &&
 		    rc != IRIS_ESHUTDOWN && !own && e->state != OB_INFLIGHT &&
 		    e->state != OB_SEALING && e->state != OB_COMMITTING)

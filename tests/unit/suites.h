@@ -19,6 +19,7 @@ Suite	*suite_worker(void);
 Suite	*suite_store(void);
 Suite	*suite_net(void);
 Suite	*suite_cstore(void);
+Suite	*suite_client(void);
 
 /* Per-test timeout in seconds, scaled by CK_TIMEOUT_MULTIPLIER by Check. */
 #define IRIS_TEST_TIMEOUT	30
