@@ -239,6 +239,7 @@ struct iris_client {
 	int			 syncing;	/* a sync request out */
 	int			 sync_more;
 	int			 paused;
+	uint64_t		 rx_pauses;	/* reads paused: window full */
 	struct event		*ev_ack;
 
 	/* Presence subscriptions (social.c). */

@@ -109,6 +109,7 @@ flow(struct iris_client *c)
 
 	if (c->nc != NULL && pause != c->paused) {
 		c->paused = pause;
+		c->rx_pauses += (uint64_t)pause;
 		iris__netconn_pause(c->nc, pause);
 	}
 	if (c->sync_more && !c->syncing && c->rx_n < IRIS_CLIENT_RX_WINDOW / 2)

@@ -47,6 +47,8 @@ struct peer {
 	struct iris_wire_limits lim;
 	struct sent	 s[PEER_MAX];
 	size_t		 n;
+	uint64_t	 acked;		/* highest Ack seen */
+	size_t		 acks;
 	int		 closed;
 };
 
@@ -91,7 +93,15 @@ on_peer(evutil_socket_t fd, short what, void *arg)
 		ck_assert_int_eq(iris__wire_decode(&m, frame, flen, &p->lim),
 		    IRIS_OK);
 		ck_assert_int_eq(iris__wire_check(&m), IRIS_OK);
+		if (m.f.which_body == iris_v1_Frame_ack_tag) {
+			ck_assert_uint_gt(m.f.body.ack.seq, p->acked);
+			p->acked = m.f.body.ack.seq;
+			p->acks++;
+		}
 		if (m.f.which_body == iris_v1_Frame_send_tag &&
+		    m.f.body.send.transient)
+			;	/* typing: not recorded */
+		else if (m.f.which_body == iris_v1_Frame_send_tag &&
 		    p->n < PEER_MAX) {
 			struct sent *s = &p->s[p->n++];
 			struct iris_rd r;
@@ -120,6 +130,10 @@ on_peer(evutil_socket_t fd, short what, void *arg)
 static void
 peer_open(int fd)
 {
+	int big = 1 << 20;
+
+	/* Room for a burst the client has not read yet (the recv window). */
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
 	memset(&peer, 0, sizeof(peer));
 	peer.fd = fd;
 	iris__wire_limits_max(&peer.lim);
@@ -561,6 +575,170 @@ START_TEST(test_outbox_backoff)
 }
 END_TEST
 
+/* A delivery from the server: a plain-framed message, or garbage. */
+static void
+deliver(uint64_t seq, const char *from, uint32_t dev, uint8_t cmid_byte,
+    const char *body, int transient, int garbage)
+{
+	struct iris_wire_msg m;
+	struct iris_buf env;
+	iris_v1_Deliver *d = &m.f.body.deliver;
+
+	iris__buf_init(&env, 0);
+	if (garbage)
+		iris__buf_put(&env, "\x07garbage", 8);
+	else {
+		iris__buf_u8(&env, 0);
+		iris__buf_u8(&env, 1);
+		iris__buf_u8(&env, transient ? IRIS__CONTENT_TYPING :
+		    IRIS__CONTENT_MESSAGE);
+		iris__buf_u32(&env, transient ? 1 : 9);
+		iris__buf_str8(&env, "alice", 5);
+		iris__buf_bytes32(&env, body, strlen(body));
+	}
+	iris__wire_msg_init(&m);
+	m.f.which_body = iris_v1_Frame_deliver_tag;
+	d->seq = transient ? 0 : seq;
+	d->transient = transient != 0;
+	d->msg_id = 5000 + seq;
+	d->sender_user.size = (pb_size_t)strlen(from);
+	memcpy(d->sender_user.bytes, from, d->sender_user.size);
+	d->sender_device = dev;
+	memset(d->client_msg_id, cmid_byte, 16);
+	if (cmid_byte == 0)	/* one id per seq */
+		memcpy(d->client_msg_id, &seq, sizeof(seq));
+	d->class = transient ? iris_v1_MsgClass_CLASS_TYPING :
+	    iris_v1_MsgClass_CLASS_MESSAGE;
+	d->sent_ms = 1764000000000ULL;
+	m.envelope.ptr = env.p;
+	m.envelope.len = env.len;
+	peer_write(&m);
+	iris__buf_free(&env);
+}
+
+static int
+acked_to(void *arg)
+{
+	return peer.acked >= *(uint64_t *)arg;
+}
+
+static void
+wait_ack(uint64_t seq)
+{
+	ck_assert_msg(run_until(base, acked_to, &seq, 5000), "acked to %llu "
+	    "of %llu", (unsigned long long)peer.acked,
+	    (unsigned long long)seq);
+}
+
+static uint64_t
+stored_cursor(void)
+{
+	struct iris_buf b;
+	int64_t id;
+	uint64_t cursor = 0;
+
+	iris__buf_init(&b, 0);
+	ck_assert_int_eq(iris__cs_account_get(store, c->acct_tag, &id,
+	    &cursor, &b), IRIS_OK);
+	iris__buf_free(&b);
+	return cursor;
+}
+
+START_TEST(test_recv_order_and_dedup)
+{
+	deliver(1, "bob", 1, 0x71, "r0", 0, 0);
+	deliver(2, "bob", 1, 0x72, "r1", 0, 0);
+	deliver(3, "bob", 2, 0x71, "r2", 0, 0);	/* another device: new */
+	ck_assert(ct_wait_msgs(base, &rec, 3, 5000));
+	wait_ack(3);
+	ck_assert_str_eq(rec.msgs[0].body, "r0");
+	ck_assert_str_eq(rec.msgs[1].body, "r1");
+	ck_assert_str_eq(rec.msgs[2].body, "r2");
+	ck_assert_str_eq(rec.msgs[2].sender, "bob");
+	ck_assert_uint_eq(rec.msgs[2].device, 2);
+	ck_assert_str_eq(rec.msgs[0].recipient, "alice");
+	ck_assert_uint_eq(rec.msgs[0].type, 9);
+	ck_assert_uint_eq(stored_cursor(), 3);
+	/* Redelivered by seq: not handed over again. */
+	deliver(2, "bob", 1, 0x72, "r1", 0, 0);
+	/* Under a new seq with a (sender, device, id) seen: not either. */
+	deliver(4, "bob", 1, 0x71, "r0 again", 0, 0);
+	deliver(5, "bob", 1, 0x73, "r3", 0, 0);
+	ck_assert(ct_wait_msgs(base, &rec, 4, 5000));
+	wait_ack(5);
+	settle();
+	ck_assert_uint_eq(rec.nmsgs, 4);
+	ck_assert_str_eq(rec.msgs[3].body, "r3");
+	ck_assert_uint_eq(stored_cursor(), 5);
+}
+END_TEST
+
+START_TEST(test_recv_bad_and_transient)
+{
+	deliver(1, "bob", 1, 0x10, "", 0, 1);
+	deliver(0, "bob", 1, 0x11, "", 1, 0);
+	deliver(2, "bob", 1, 0x12, "fine", 0, 0);
+	ck_assert(ct_wait_msgs(base, &rec, 1, 5000));
+	wait_ack(2);
+	/* The garbage is reported and passed (the cursor goes on). */
+	ck_assert_uint_eq(rec.errors, 1);
+	ck_assert_int_eq(rec.last_error, IRIS_ENOTSUP);
+	ck_assert_str_eq(rec.msgs[0].body, "fine");
+	/* Typing: reported, never acked (seq 0 has no place). */
+	ck_assert_int_eq(rec.typing, 1);
+	ck_assert_uint_eq(stored_cursor(), 2);
+}
+END_TEST
+
+START_TEST(test_recv_receipt)
+{
+	struct iris_wire_msg m;
+	iris_v1_Deliver *d = &m.f.body.deliver;
+	uint8_t id[16];
+
+	send_n(1, 0);
+	wait_sent(1);
+	ack(0);			/* msg id 1000 */
+	wait_acked(1);
+	memcpy(id, peer.s[0].cmid, 16);
+	iris__wire_msg_init(&m);
+	m.f.which_body = iris_v1_Frame_deliver_tag;
+	d->seq = 1;
+	d->has_receipt = true;
+	d->receipt.msg_id = 1000;
+	d->receipt.user.size = 3;
+	memcpy(d->receipt.user.bytes, "bob", 3);
+	d->receipt.device_id = 2;
+	d->receipt.delivered_ms = 1764000000001ULL;
+	settle();	/* the ack's record is committed */
+	peer_write(&m);
+	wait_ack(1);
+	ck_assert_uint_eq(rec.receipts, 1);
+	ck_assert(memcmp(rec.receipt_id, id, 16) == 0);
+	ck_assert_str_eq(rec.receipt_user, "bob");
+}
+END_TEST
+
+/* More than the window at once: paced by pausing reads, all in order. */
+START_TEST(test_recv_window)
+{
+	char body[32];
+	int i, n = IRIS_CLIENT_RX_WINDOW + 100;
+
+	for (i = 0; i < n; i++) {
+		snprintf(body, sizeof(body), "w%d", i);
+		deliver((uint64_t)i + 1, "bob", 1, 0, body, 0, 0);
+	}
+	ck_assert(ct_wait_msgs(base, &rec, (size_t)n, 10000));
+	wait_ack((uint64_t)n);
+	ck_assert_uint_ge(c->rx_pauses, 1);	/* the window held */
+	for (i = 0; i < n; i++) {
+		snprintf(body, sizeof(body), "w%d", i);
+		ck_assert_str_eq(rec.msgs[i].body, body);
+	}
+}
+END_TEST
+
 Suite *
 suite_client(void)
 {
@@ -577,6 +755,14 @@ suite_client(void)
 	tcase_add_test(tc, test_outbox_paced);
 	tcase_add_test(tc, test_outbox_limits);
 	tcase_add_test(tc, test_outbox_backoff);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("recv");
+	tcase_set_timeout(tc, IRIS_TEST_TIMEOUT);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_recv_order_and_dedup);
+	tcase_add_test(tc, test_recv_bad_and_transient);
+	tcase_add_test(tc, test_recv_receipt);
+	tcase_add_test(tc, test_recv_window);
 	suite_add_tcase(s, tc);
 	return s;
 }
