@@ -90,7 +90,9 @@ pres_trim(struct iris_core *core)
 	struct pres *p;
 	size_t cur = 0;
 
-	if (core->presence.n <= PRES_MAX)
+	/* Each sweep at least halves what is idle, or waits until the
+	 * map has doubled: never a sweep per login. */
+	if (core->presence.n <= PRES_MAX || core->presence.n < core->trim_at)
 		return;
 	while ((n = iris__hmap_each(&core->presence, &cur, &it)) != NULL) {
 		p = IRIS__CONTAINER(n, struct pres, node);
@@ -99,6 +101,7 @@ pres_trim(struct iris_core *core)
 			iris__free(p);
 		}
 	}
+	core->trim_at = 2 * core->presence.n;
 }
 
 int

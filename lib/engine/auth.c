@@ -333,7 +333,11 @@ login_ok(struct iris_session *s, uint64_t rid, const char *user,
 	(void)iris_store_depth(eng->store, user, device, &li->acked_seq,
 	    &li->head_seq);
 	iris__session_login(s, user, device, id);
-	iris__edge_attach(s, li->acked_seq, li->head_seq);
+	if (iris__edge_attach(s, li->acked_seq, li->head_seq) != IRIS_OK) {
+		iris__session_bye(s, iris_v1_ErrorCode_ERR_OVERLOADED, 1000,
+		    "out of memory");
+		return;
+	}
 	eng->st[resumed ? ST_LOGINS_RESUMED : ST_LOGINS]++;
 	iris__log(&eng->log, IRIS_LOG_INFO, "%s: trace %s: %s/%u logged in%s",
 	    iris__session_peer(s), iris__session_trace(s), user, device,

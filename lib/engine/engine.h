@@ -235,7 +235,8 @@ void	 iris__edge_reply(struct iris_session *s, struct iris_bus_req *r);
 /* lib/engine/edge_push.c: who is connected, and what the core pushes. */
 int	 iris__edge_init(struct iris_engine *eng);
 void	 iris__edge_fini(struct iris_engine *eng);
-void	 iris__edge_attach(struct iris_session *s, uint64_t acked,
+/* IRIS_OK, or IRIS_ENOMEM: the session cannot be served. */
+int	 iris__edge_attach(struct iris_session *s, uint64_t acked,
 	    uint64_t head);
 void	 iris__edge_detach(struct iris_session *s);
 /* Asks for what a live connection has not been given yet. */

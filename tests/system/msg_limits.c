@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Sending under limits against a real engine on this loop: the token
- * bucket refuses the 21st immediate send with a retry-after, and a flood
+ * bucket refuses the 21st immediate send with a retry-after; pushes stop
+ * at the window of unacked deliveries until acks come; a send past the
+ * inbox cap is refused with ERR_INBOX_FULL and a retry-after; a flood
  * of pipelined sends retried as an outbox would still arrives in order;
  * a stale device set is refused with the current signed lists and
  * recovered from; a registered device that is not listed gets nothing;
@@ -72,6 +74,11 @@ engine_start(const char *dir, const char *rate, const char *burst)
 	struct iris_config *cfg;
 
 	iris_config_new(&cfg);
+	if (strcmp(dir, "data3") == 0) {
+		iris_config_set(cfg, "inbox_cap", "8");
+		iris_config_set(cfg, "push_window", "3");
+		printf("msg_limits: inbox_cap 8, push_window 3\n");
+	}
 	iris_config_set(cfg, "data_dir", dir);
 	iris_config_set(cfg, "listen", "127.0.0.1:0");
 	iris_config_set(cfg, "registration", "open");
@@ -412,6 +419,82 @@ bad_input(struct mc_user *a, struct mc_user *b)
 	    "and the inbox unaffected\n");
 }
 
+/* The next frame that is not a pong: NULL when the ping came first. */
+static struct iris_wire_msg *
+next_before_ping(struct ac_conn *c)
+{
+	struct iris_wire_msg m, *r;
+
+	wc_ping(&m, 900, "barrier");
+	wc_send(&c->w, &m);
+	r = wc_next(&c->w, T);
+	if (r == NULL || r->f.which_body == iris_v1_Frame_pong_tag)
+		return NULL;
+	return r;
+}
+
+/* Pushes stop at the window until acks come; sends stop at the cap. */
+static void
+window_and_cap(void)
+{
+	struct mc_user a, b;
+	struct iris_wire_msg m, *r;
+	uint8_t cmid[16];
+	uint64_t seq = 0;
+	int i, pushed = 0, rc;
+	char text[8];
+
+	engine_start("data3", "1000", "1000");
+	EXPECT(mc_user_new(&a, "alice", 1, base, port, fp, NULL) == 0, "a");
+	EXPECT(mc_user_new(&b, "bob", 1, base, port, fp, NULL) == 0, "b");
+	mc_sync(&m, 41, 0, 0);
+	EXPECT(ac_ask(&b.c[0], &m, NULL) == 0, "B live");
+	for (i = 0; i < 6; i++) {
+		snprintf(text, sizeof(text), "w%d", i);
+		EXPECT(send_one(&a, 0, &b, text) == 0, "send %d", i);
+	}
+	while ((r = wc_next(&b.c[0].w, 200)) != NULL)
+		if (r->f.which_body == iris_v1_Frame_deliver_tag) {
+			pushed++;
+			seq = r->f.body.deliver.seq;
+		}
+	EXPECT(pushed == 3 && seq == 3, "%d pushed before any ack", pushed);
+	EXPECT(next_before_ping(&b.c[0]) == NULL, "a push past the window");
+	mc_ack(&m, 0, 3);
+	wc_send(&b.c[0].w, &m);
+	for (i = 0; i < 3; i++) {
+		r = wc_next(&b.c[0].w, T);
+		EXPECT(r != NULL && r->f.which_body ==
+		    iris_v1_Frame_deliver_tag && r->f.body.deliver.seq ==
+		    (uint64_t)(4 + i), "after the ack: push %d", 4 + i);
+	}
+	printf("msg_limits: pushes stop at the window of 3 unacked and go on "
+	    "after the ack\n");
+	/* 3 unacked of a cap of 8: five more fit, the sixth is refused. */
+	for (i = 0; i < 5; i++)
+		EXPECT(send_one(&a, 0, &b, "c") == 0, "up to the cap");
+	iris_uuid_v7(cmid);
+	text_send(&m, 42, cmid, &b, "c9");
+	rc = ac_ask(&a.c[0], &m, &r);
+	mc_free(&m);
+	EXPECT(rc == iris_v1_ErrorCode_ERR_INBOX_FULL &&
+	    r->f.body.error.retry_after_ms > 0, "past the cap: %d", rc);
+	mc_ack(&m, 43, 11);
+	wc_send(&b.c[0].w, &m);
+	while ((r = wc_next(&b.c[0].w, T)) != NULL && r->f.request_id != 43)
+		;	/* pushes come as the window opens */
+	EXPECT(r != NULL && r->f.which_body == iris_v1_Frame_done_tag,
+	    "B acks everything");
+	text_send(&m, 44, cmid, &b, "c9");
+	EXPECT(ac_ask(&a.c[0], &m, NULL) == 0, "the refused send, resent");
+	mc_free(&m);
+	printf("msg_limits: a send past the inbox cap is refused with "
+	    "ERR_INBOX_FULL and a retry-after, and goes once acks make room\n");
+	mc_user_close(&a);
+	mc_user_close(&b);
+	iris_engine_free(eng);
+}
+
 int
 main(void)
 {
@@ -422,6 +505,7 @@ main(void)
 		return 1;
 	base = event_base_new();
 	bucket();
+	window_and_cap();
 	engine_start("data2", "200", "20");
 	EXPECT(mc_user_new(&a, "alice", 1, base, port, fp, NULL) == 0, "a");
 	EXPECT(mc_user_new(&b, "bob", 2, base, port, fp, NULL) == 0, "b");
