@@ -32,6 +32,7 @@
 #define IRIS_CLIENT_LISTS_MAX	256	/* device lists cached in memory */
 #define IRIS_CLIENT_OUTBOX_MAX	10000	/* default outbox bound */
 #define IRIS_CLIENT_PRIMARY	1	/* the device that signs the list */
+#define IRIS_CLIENT_ADDRS	4	/* addresses of a name tried in turn */
 
 struct iris_client_config {
 	char			 server[300];	/* host:port */
@@ -184,8 +185,10 @@ struct iris_client {
 	uint32_t		 srv_idle_ms;
 	uint8_t			 challenge[32];
 	int			 challenge_fresh;
-	struct sockaddr_storage	 addr;
-	socklen_t		 addrlen;
+	struct sockaddr_storage	 addrs[IRIS_CLIENT_ADDRS];	/* resolved */
+	socklen_t		 addrlens[IRIS_CLIENT_ADDRS];
+	size_t			 naddrs;
+	size_t			 addr_i;	/* the one being tried */
 	char			 host[256];	/* for CA name checks */
 	int			 port;
 	struct evdns_base	*dns;

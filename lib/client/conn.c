@@ -442,11 +442,21 @@ closed(struct iris_client *c, int err)
 	iris__conn_set_pubstate(c, IRIS_CLIENT_OFFLINE, err);
 }
 
+static void	connect_to(struct iris_client *c, size_t i);
+
 static void
 on_close(struct iris_netconn *nc, int err, void *arg)
 {
 	struct iris_client *c = arg;
 
+	/* Not through TCP and TLS: the name's next address, if any. */
+	if (c->st == C_CONNECTING && c->addr_i + 1 < c->naddrs && c->want) {
+		iris__netconn_free(c->nc);
+		c->nc = NULL;
+		iris__framer_free(&c->fr);
+		connect_to(c, c->addr_i + 1);
+		return;
+	}
 	if (err == IRIS_ETLS)
 		iris__client_seterr(c, "TLS: %s", iris__netconn_error(nc));
 	else if (err != IRIS_OK && c->last_err == IRIS_OK)
@@ -498,10 +508,13 @@ iris__conn_adopt(struct iris_client *c, int fd)
 }
 
 static void
-connect_to(struct iris_client *c, const struct sockaddr *sa, socklen_t len)
+connect_to(struct iris_client *c, size_t i)
 {
+	const struct sockaddr *sa = (const struct sockaddr *)&c->addrs[i];
+	socklen_t len = c->addrlens[i];
 	int rc;
 
+	c->addr_i = i;
 	c->st = C_CONNECTING;
 	iris__framer_init(&c->fr, PRE_LOGIN_FRAME);
 	iris__wire_limits_max(&c->lim);
@@ -519,6 +532,18 @@ connect_to(struct iris_client *c, const struct sockaddr *sa, socklen_t len)
 }
 
 static void
+take_addrs(struct iris_client *c, const struct evutil_addrinfo *ai)
+{
+	for (c->naddrs = 0; ai != NULL && c->naddrs < IRIS_CLIENT_ADDRS;
+	    ai = ai->ai_next) {
+		if (ai->ai_addrlen > sizeof(c->addrs[0]))
+			continue;
+		memcpy(&c->addrs[c->naddrs], ai->ai_addr, ai->ai_addrlen);
+		c->addrlens[c->naddrs++] = (socklen_t)ai->ai_addrlen;
+	}
+}
+
+static void
 resolved(int result, struct evutil_addrinfo *ai, void *arg)
 {
 	struct iris_client *c = arg;
@@ -526,7 +551,9 @@ resolved(int result, struct evutil_addrinfo *ai, void *arg)
 	if (result == EVUTIL_EAI_CANCEL)
 		return;		/* stopping: nothing else to do */
 	c->dnsreq = NULL;
-	if (result != 0 || ai == NULL) {
+	if (result == 0)
+		take_addrs(c, ai);
+	if (result != 0 || c->naddrs == 0) {
 		iris__client_seterr(c, "resolving %s: %s", c->host,
 		    evutil_gai_strerror(result));
 		if (ai != NULL)
@@ -534,10 +561,8 @@ resolved(int result, struct evutil_addrinfo *ai, void *arg)
 		closed(c, IRIS_ENOTFOUND);
 		return;
 	}
-	memcpy(&c->addr, ai->ai_addr, ai->ai_addrlen);
-	c->addrlen = (socklen_t)ai->ai_addrlen;
 	evutil_freeaddrinfo(ai);
-	connect_to(c, (struct sockaddr *)&c->addr, c->addrlen);
+	connect_to(c, 0);
 }
 
 static void
@@ -553,10 +578,16 @@ attempt(struct iris_client *c)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = EVUTIL_AI_NUMERICHOST | EVUTIL_AI_NUMERICSERV;
 	if (evutil_getaddrinfo(c->host, port, &hints, &ai) == 0) {
-		memcpy(&c->addr, ai->ai_addr, ai->ai_addrlen);
-		c->addrlen = (socklen_t)ai->ai_addrlen;
+		take_addrs(c, ai);
+		if (c->naddrs == 0) {
+			evutil_freeaddrinfo(ai);
+			iris__client_seterr(c, "no usable address for %s",
+			    c->host);
+			closed(c, IRIS_ENOTFOUND);
+			return;
+		}
 		evutil_freeaddrinfo(ai);
-		connect_to(c, (struct sockaddr *)&c->addr, c->addrlen);
+		connect_to(c, 0);
 		return;
 	}
 	/* A name: asked on the loop, never with a blocking call. */

@@ -218,6 +218,32 @@ relogin(void)
 	EXPECT(iris_client_connect(a) == IRIS_OK, "connect 3");
 	EXPECT(ct_wait_state(base, &ra, IRIS_CLIENT_ONLINE, T), "online 3");
 	EXPECT(stat("logins") == logins + 2, "no fallback to a signature");
+	/* By name: resolved on the loop (the hosts file has localhost). */
+	{
+		struct iris_client_config *cfg;
+		struct iris_client *n = NULL;
+		struct ct_rec rn;
+		char hp[64];
+
+		ct_rec_init(&rn, "alice by name");
+		cfg = ct_config(port, fp, "alice", NULL);
+		snprintf(hp, sizeof(hp), "localhost:%d", port);
+		EXPECT(iris_client_config_set_server(cfg, hp) == IRIS_OK,
+		    "server by name");
+		EXPECT(iris_client_new(&n, base, store, cfg) == IRIS_OK,
+		    "client by name");
+		iris_client_config_free(cfg);
+		ct_attach(&rn, n);
+		iris_client_disconnect(a);	/* one login per account here */
+		EXPECT(iris_client_connect(n) == IRIS_OK, "connect by name");
+		EXPECT(ct_wait_state(base, &rn, IRIS_CLIENT_ONLINE, T),
+		    "online by name: %s", iris_client_error(n));
+		iris_client_free(n);
+		ct_rec_free(&rn);
+		EXPECT(iris_client_connect(a) == IRIS_OK, "connect again");
+		EXPECT(ct_wait_state(base, &ra, IRIS_CLIENT_ONLINE, T),
+		    "online again");
+	}
 	/* The server going away: the client comes back by itself. */
 	{
 		int before = ra.onlines;
