@@ -13,6 +13,7 @@
  * carry; reset() tells it that transactions it wrote into were dropped
  * or failed, so that any copy it caches must be reloaded from the store.
  *
+ * The sealer in use is chosen in lib/client/client.c (setup()).
  * The first implementation, iris__seal_plain, is a versioned plain
  * framing of the content: envelopes are NOT end-to-end encrypted, and
  * the server can read them, until the E2EE sealer replaces it.
@@ -69,5 +70,25 @@ struct iris__sealer_ops {
 };
 
 extern const struct iris__sealer_ops iris__seal_plain;
+
+/*
+ * What a sealer may use of its client (lib/client/seal.c). The user id
+ * and device of the account, its identity key pair (the Ed25519 secret
+ * key stays in the client; sign with it through iris__seal_sign), and
+ * state records kept per account under names the sealer chooses (such
+ * as "session" || user || device): read from what is committed, written
+ * into a transaction, so that they commit with what they belong to.
+ */
+const char *iris__seal_user(const struct iris_client *c, uint32_t *device);
+const uint8_t *iris__seal_identity(const struct iris_client *c);
+int	 iris__seal_sign(const struct iris_client *c, uint8_t sig[64],
+	    const void *msg, size_t len);
+/* IRIS_OK, IRIS_ENOTFOUND, IRIS_ECRYPTO (a record that does not open). */
+int	 iris__seal_state_get(struct iris_client *c, const void *name,
+	    size_t nlen, struct iris_buf *out);
+int	 iris__seal_state_put(struct iris_client *c, struct iris_cs_txn *txn,
+	    const void *name, size_t nlen, const void *data, size_t len);
+int	 iris__seal_state_del(struct iris_client *c, struct iris_cs_txn *txn,
+	    const void *name, size_t nlen);
 
 #endif /* IRIS_CLIENT_SEAL_H */

@@ -24,6 +24,7 @@
 #include "iris.h"
 #include "iris_client.h"
 #include "client/client.h"
+#include "client/seal.h"
 #include "util/uuid.h"
 #include "clienttest.h"
 #include "loop.h"
@@ -739,6 +740,140 @@ START_TEST(test_recv_window)
 }
 END_TEST
 
+/*
+ * A sealer that keeps state: per peer device, how many envelopes it
+ * sealed and opened, read from what is committed and written through the
+ * transaction it is given (the plain framing does the envelopes).
+ */
+static struct iris_client *sealer_client;
+static int sealer_resets;
+
+static uint32_t
+count_get(const char *kind, const char *user, uint32_t dev)
+{
+	struct iris_buf b;
+	char name[128];
+	uint32_t n = 0;
+	struct iris_rd r;
+	int rc;
+
+	snprintf(name, sizeof(name), "%s:%s/%u", kind, user, dev);
+	iris__buf_init(&b, 0);
+	rc = iris__seal_state_get(sealer_client, name, strlen(name), &b);
+	ck_assert(rc == IRIS_OK || rc == IRIS_ENOTFOUND);
+	if (rc == IRIS_OK) {
+		iris__rd_init(&r, b.p, b.len);
+		n = iris__rd_u32(&r);
+	}
+	iris__buf_free(&b);
+	return n;
+}
+
+static int
+count_put(struct iris_cs_txn *t, const char *kind, const char *user,
+    uint32_t dev)
+{
+	uint8_t v[4];
+	uint32_t n = count_get(kind, user, dev) + 1;
+	char name[128];
+
+	snprintf(name, sizeof(name), "%s:%s/%u", kind, user, dev);
+	v[0] = (uint8_t)(n >> 24), v[1] = (uint8_t)(n >> 16);
+	v[2] = (uint8_t)(n >> 8), v[3] = (uint8_t)n;
+	return iris__seal_state_put(sealer_client, t, name, strlen(name), v,
+	    4);
+}
+
+static int
+t_create(void **self, struct iris_client *cl)
+{
+	*self = cl;
+	sealer_client = cl;
+	return IRIS_OK;
+}
+
+static void
+t_destroy(void *self)
+{
+	(void)self;
+}
+
+static int
+t_seal(void *self, struct iris_cs_txn *t, const char *user, uint32_t dev,
+    const struct iris__content *in, struct iris_buf *out)
+{
+	int rc;
+
+	if ((rc = count_put(t, "sealed", user, dev)) != IRIS_OK)
+		return rc;
+	return iris__seal_plain.seal(self, t, user, dev, in, out);
+}
+
+static int
+t_open(void *self, struct iris_cs_txn *t, const char *user, uint32_t dev,
+    const uint8_t *env, size_t len, struct iris__content *out,
+    struct iris_buf *keep)
+{
+	int rc;
+
+	if ((rc = count_put(t, "opened", user, dev)) != IRIS_OK)
+		return rc;
+	return iris__seal_plain.open(self, t, user, dev, env, len, out, keep);
+}
+
+static void
+t_reset(void *self)
+{
+	(void)self;
+	sealer_resets++;
+}
+
+static const struct iris__sealer_ops counting_sealer = {
+	"counting", 0, t_create, t_destroy, t_seal, t_open, t_reset,
+};
+
+static int
+queued_is(void *arg)
+{
+	return rec.queued >= *(size_t *)arg;
+}
+
+START_TEST(test_seal_state_commits)
+{
+	size_t one = 1;
+	uint32_t dev;
+
+	c->seal->destroy(c->sealer);
+	c->seal = &counting_sealer;
+	ck_assert_int_eq(c->seal->create(&c->sealer, c), IRIS_OK);
+	/* A send's state commits with its envelopes, before they leave. */
+	send_n(1, 0);
+	ck_assert(run_until(base, queued_is, &one, 5000));
+	ck_assert_uint_eq(count_get("sealed", "bob", 1), 1);
+	ck_assert_uint_eq(count_get("sealed", "bob", 2), 1);
+	wait_sent(1);
+	/* A receive's state commits after the callback, with the cursor. */
+	deliver(1, "bob", 2, 0x31, "s0", 0, 0);
+	ck_assert(ct_wait_msgs(base, &rec, 1, 5000));
+	wait_ack(1);
+	ck_assert_uint_eq(count_get("opened", "bob", 2), 1);
+	/* Freed in the callback: nothing of that receive is kept. */
+	rec.free_in_message = 1;
+	deliver(2, "bob", 2, 0x32, "s1", 0, 0);
+	ck_assert(ct_wait_msgs(base, &rec, 2, 5000));
+	ck_assert_ptr_null(rec.c);
+	c = NULL;
+	peer_close();
+	ct_rec_free(&rec);
+	client_up(0);
+	sealer_client = c;
+	ck_assert_uint_eq(count_get("opened", "bob", 2), 1);
+	ck_assert_uint_eq(c->rx_cursor, 1);
+	iris_client_user(c, &dev);
+	ck_assert_uint_eq(dev, 1);
+}
+END_TEST
+
 Suite *
 suite_client(void)
 {
@@ -763,6 +898,7 @@ suite_client(void)
 	tcase_add_test(tc, test_recv_bad_and_transient);
 	tcase_add_test(tc, test_recv_receipt);
 	tcase_add_test(tc, test_recv_window);
+	tcase_add_test(tc, test_seal_state_commits);
 	suite_add_tcase(s, tc);
 	return s;
 }
