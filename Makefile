@@ -190,7 +190,8 @@ $(FUZZ_BIN): $(FUZZ_SRCS) $(wildcard lib/*/*.h) include/iris.h
 	    $(NANOPB_LIBS)
 
 .PHONY: all lib programs examples tests check _check run _run deps install uninstall \
-	clean proto fuzz fuzz-corpus bench-store bench-conn bench-msg
+	clean proto fuzz fuzz-corpus bench-store bench-conn bench-msg \
+	bench-client
 all: lib programs examples $(CONF_SAMPLE)
 examples: $(EXAMPLES)
 lib: $(LIB_SO) $(LIB_A)
@@ -267,6 +268,13 @@ bench-msg: $(BUILD)/tests/bench/msg_bench all
 	$(Q)d=$$(mktemp -d) && cd $$d && IRIS_BUILD=$(CURDIR)/$(BUILD) \
 	    LD_LIBRARY_PATH=$(CURDIR)/$(BUILD) \
 	    $(CURDIR)/$(BUILD)/tests/bench/msg_bench $(BENCH_ARGS); \
+	    rc=$$?; rm -rf $$d; exit $$rc
+
+# The client library end to end (engine and two clients in one process):
+# messages/s, send->ack and send->delivery p50/p99, order checked.
+bench-client: $(BUILD)/tests/bench/client_bench
+	$(Q)d=$$(mktemp -d) && cd $$d && \
+	    $(CURDIR)/$(BUILD)/tests/bench/client_bench $(BENCH_ARGS); \
 	    rc=$$?; rm -rf $$d; exit $$rc
 
 fuzz: $(FUZZ_BIN)
