@@ -28,6 +28,7 @@
 #define IRIS_CLIENT_MAX_REQS	512	/* requests in flight */
 #define IRIS_CLIENT_INFLIGHT	32	/* sends in flight */
 #define IRIS_CLIENT_RX_WINDOW	512	/* deliveries not yet committed */
+#define IRIS_CLIENT_RX_BYTES	(8u << 20)	/* their envelopes' bytes */
 #define IRIS_CLIENT_SUBS_MAX	1024	/* presence subscriptions */
 #define IRIS_CLIENT_LISTS_MAX	256	/* device lists cached in memory */
 #define IRIS_CLIENT_OUTBOX_MAX	10000	/* default outbox bound */
@@ -234,6 +235,7 @@ struct iris_client {
 	struct rx_item		*rx_head;	/* accepted, not committed */
 	struct rx_item		*rx_tail;
 	size_t			 rx_n;
+	size_t			 rx_bytes;	/* envelopes held by rx_n */
 	uint64_t		 rx_cursor;	/* committed */
 	uint64_t		 rx_last;	/* highest seq accepted */
 	uint64_t		 rx_acked;	/* highest ack sent */

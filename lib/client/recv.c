@@ -98,6 +98,7 @@ pipe_remove(struct iris_client *c, struct rx_item *it)
 			if (c->rx_tail == it)
 				c->rx_tail = prev;
 			c->rx_n--;
+			c->rx_bytes -= it->envlen;
 			return;
 		}
 }
@@ -105,14 +106,16 @@ pipe_remove(struct iris_client *c, struct rx_item *it)
 static void
 flow(struct iris_client *c)
 {
-	int pause = c->rx_n >= IRIS_CLIENT_RX_WINDOW;
+	int pause = c->rx_n >= IRIS_CLIENT_RX_WINDOW ||
+	    c->rx_bytes >= IRIS_CLIENT_RX_BYTES;
 
 	if (c->nc != NULL && pause != c->paused) {
 		c->paused = pause;
 		c->rx_pauses += (uint64_t)pause;
 		iris__netconn_pause(c->nc, pause);
 	}
-	if (c->sync_more && !c->syncing && c->rx_n < IRIS_CLIENT_RX_WINDOW / 2)
+	if (c->sync_more && !c->syncing && c->rx_n < IRIS_CLIENT_RX_WINDOW / 2 &&
+	    c->rx_bytes < IRIS_CLIENT_RX_BYTES / 2)
 		ask_page(c);
 }
 
@@ -131,6 +134,7 @@ pipe_reset(struct iris_client *c, int err, const char *why)
 	}
 	c->rx_tail = NULL;
 	c->rx_n = 0;
+	c->rx_bytes = 0;
 	c->rx_last = c->rx_cursor;
 	c->seal->reset(c->sealer);
 	iris__conn_drop(c, err, why);
@@ -304,6 +308,7 @@ open_message(struct iris_client *c, struct rx_item *it,
 		return;
 	}
 	it->envlen = env->len;
+	c->rx_bytes += env->len;
 	rc = c->seal->open(c->sealer, it->txn, it->sender, it->sender_device,
 	    it->env, it->envlen, &it->content, &it->keep);
 	if (rc != IRIS_OK) {
@@ -572,6 +577,7 @@ iris__recv_free_all(struct iris_client *c)
 	}
 	c->rx_tail = NULL;
 	c->rx_n = 0;
+	c->rx_bytes = 0;
 	if (c->ev_ack != NULL)
 		event_free(c->ev_ack);
 	c->ev_ack = NULL;

@@ -14,6 +14,9 @@
  * or failed, so that any copy it caches must be reloaded from the store.
  *
  * The sealer in use is chosen in lib/client/client.c (setup()).
+ * Typing indicators are sealed and opened with a NULL transaction: they
+ * are never stored, and nothing may be kept for them.
+ *
  * The first implementation, iris__seal_plain, is a versioned plain
  * framing of the content: envelopes are NOT end-to-end encrypted, and
  * the server can read them, until the E2EE sealer replaces it.
