@@ -176,6 +176,7 @@ struct txn_ctx {
 };
 
 static void	final_free(struct iris_client *c);
+static void	teardown(struct iris_client *c);
 
 static void
 txn_done(struct iris_cs_txn *t, int rc, int deliver, void *arg)
@@ -261,9 +262,10 @@ setup(struct iris_client *c, const struct iris_client_config *cfg)
 	if ((c->ev_dispatch = event_new(c->base, -1, 0, dispatch, c)) ==
 	    NULL)
 		return IRIS_ENOMEM;
-	c->seal = &iris__seal_plain;
-	if ((rc = c->seal->create(&c->sealer, c)) != IRIS_OK)
+	/* The sealer: see lib/client/seal.h. */
+	if ((rc = iris__seal_plain.create(&c->sealer, c)) != IRIS_OK)
 		return rc;
+	c->seal = &iris__seal_plain;
 	if ((rc = iris__auth_load(c)) != IRIS_OK)
 		return rc;
 	return iris__outbox_load(c);
@@ -293,7 +295,7 @@ iris_client_new(struct iris_client **clientp, struct event_base *base,
 	if ((rc = setup(c, cfg)) != IRIS_OK) {
 		iris__log(&cfg->log, IRIS_LOG_ERR, "client %s: %s", cfg->user,
 		    c->err[0] != '\0' ? c->err : iris_strerror(rc));
-		c->gone = 1;
+		teardown(c);
 		final_free(c);
 		return rc;
 	}

@@ -25,6 +25,7 @@
 #include "iris_client.h"
 #include "client/client.h"
 #include "client/seal.h"
+#include "util/alloc.h"
 #include "util/uuid.h"
 #include "clienttest.h"
 #include "loop.h"
@@ -874,6 +875,53 @@ START_TEST(test_seal_state_commits)
 }
 END_TEST
 
+/* Every allocation of a send and of a new object failing in turn. */
+START_TEST(test_client_oom)
+{
+	struct iris_client_config *cfg;
+	struct iris_client *c2;
+	unsigned long nth;
+	uint8_t id[16];
+	size_t before = iris_client_outbox(c);
+	int rc, failed = 0;
+
+	settle();
+	for (nth = 1; nth < 200; nth++) {
+		iris__alloc_fail_after(nth);
+		rc = iris_client_send(c, "bob", 0, "oom", 3, id);
+		iris__alloc_fail_after(0);
+		if (rc == IRIS_OK)
+			break;
+		ck_assert_int_eq(rc, IRIS_ENOMEM);
+		ck_assert_uint_eq(iris_client_outbox(c), before);
+		failed++;
+	}
+	ck_assert_uint_lt(nth, 200);
+	ck_assert_int_gt(failed, 0);
+	ck_assert_uint_eq(iris_client_outbox(c), before + 1);
+	wait_sent(1);
+	ck_assert_str_eq(peer.s[0].body, "oom");
+	/* A second object of the same account, made under failures. */
+	cfg = ct_config(1, "00000000000000000000000000000000"
+	    "00000000000000000000000000000000", "alice", NULL);
+	settle();
+	for (nth = 1, failed = 0; nth < 400; nth++) {
+		iris__alloc_fail_after(nth);
+		rc = iris_client_new(&c2, base, store, cfg);
+		iris__alloc_fail_after(0);
+		if (rc == IRIS_OK)
+			break;
+		ck_assert_ptr_null(c2);
+		failed++;
+	}
+	ck_assert_uint_lt(nth, 400);
+	ck_assert_int_gt(failed, 0);
+	ck_assert_uint_eq(iris_client_outbox(c2), 1);
+	iris_client_free(c2);
+	iris_client_config_free(cfg);
+}
+END_TEST
+
 Suite *
 suite_client(void)
 {
@@ -890,6 +938,7 @@ suite_client(void)
 	tcase_add_test(tc, test_outbox_paced);
 	tcase_add_test(tc, test_outbox_limits);
 	tcase_add_test(tc, test_outbox_backoff);
+	tcase_add_test(tc, test_client_oom);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("recv");
 	tcase_set_timeout(tc, IRIS_TEST_TIMEOUT);

@@ -17,6 +17,7 @@
 #include "iris_client.h"
 #include "client/cstore.h"
 #include "client/rec.h"
+#include "util/alloc.h"
 #include "loop.h"
 #include "suites.h"
 
@@ -407,6 +408,49 @@ START_TEST(test_cstore_rec_coding)
 }
 END_TEST
 
+START_TEST(test_cstore_oom)
+{
+	struct iris_client_store *cs;
+	struct iris_cs_txn *t;
+	struct done d = { 0, 0 };
+	unsigned long nth;
+	uint8_t tag[32];
+	int rc, failed = 0;
+
+	for (nth = 1; nth < 100; nth++) {
+		iris__alloc_fail_after(nth);
+		rc = iris_client_store_open(&cs, base, path, key, NULL);
+		iris__alloc_fail_after(0);
+		if (rc == IRIS_OK)
+			break;
+		ck_assert_ptr_null(cs);
+		failed++;
+	}
+	ck_assert_uint_lt(nth, 100);
+	ck_assert_int_gt(failed, 0);
+	/* Building a transaction under failures: refused, nothing kept. */
+	memset(tag, 7, sizeof(tag));
+	for (nth = 1, failed = 0; nth < 100; nth++) {
+		t = iris__cs_txn_new(cs, txn_cb, &d);
+		iris__alloc_fail_after(nth);
+		rc = t == NULL ? IRIS_ENOMEM : iris__cs_op_state_put(t, 1, tag,
+		    "abc", 3);
+		if (rc == IRIS_OK)
+			rc = iris__cs_op_outbox_put(t, 1, 1, "m", 1, "b", 1,
+			    "s", 1);
+		iris__alloc_fail_after(0);
+		if (rc == IRIS_OK)
+			break;
+		ck_assert_int_eq(rc, IRIS_ENOMEM);
+		iris__cs_txn_free(t);
+		failed++;
+	}
+	ck_assert_int_gt(failed, 0);
+	ck_assert_int_eq(run_txn(cs, t, &d), IRIS_OK);
+	iris_client_store_close(cs);
+}
+END_TEST
+
 Suite *
 suite_cstore(void)
 {
@@ -422,6 +466,7 @@ suite_cstore(void)
 	tcase_add_test(tc, test_cstore_refused_txn);
 	tcase_add_test(tc, test_cstore_foreign_files);
 	tcase_add_test(tc, test_cstore_rec_coding);
+	tcase_add_test(tc, test_cstore_oom);
 	suite_add_tcase(s, tc);
 	return s;
 }
