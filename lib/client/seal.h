@@ -54,8 +54,10 @@ struct iris__sealer_ops {
 	void	(*destroy)(void *self);
 	/*
 	 * The envelope of in for device of user, appended to out. IRIS_OK,
-	 * or a negative code (IRIS_ETOOBIG when it would not fit an
-	 * envelope).
+	 * IRIS_EAGAIN when something must be fetched first (a key bundle):
+	 * the outbox tries again a second later, or at once when the sealer
+	 * calls iris__outbox_kick(); or another negative code, which fails
+	 * the send (IRIS_ETOOBIG when it would not fit an envelope).
 	 */
 	int	(*seal)(void *self, struct iris_cs_txn *txn, const char *user,
 		    uint32_t device, const struct iris__content *in,
