@@ -14,7 +14,7 @@ main(void)
 	Suite *(*const suites[])(void) = {
 		suite_error, suite_alloc, suite_config, suite_log, suite_hlc,
 		suite_bucket, suite_uuid, suite_frame, suite_msg, suite_oom,
-		suite_worker, suite_store, suite_net,
+		suite_worker, suite_store, suite_net, suite_hmap, suite_bus,
 	};
 	SRunner *sr;
 	size_t i;

@@ -18,6 +18,8 @@ Suite	*suite_oom(void);
 Suite	*suite_worker(void);
 Suite	*suite_store(void);
 Suite	*suite_net(void);
+Suite	*suite_hmap(void);
+Suite	*suite_bus(void);
 
 /* Per-test timeout in seconds, scaled by CK_TIMEOUT_MULTIPLIER by Check. */
 #define IRIS_TEST_TIMEOUT	30
