@@ -116,7 +116,7 @@ struct iris_bus_reply {
 	uint64_t	 seq;		/* ACK: cursor; SYNC, FETCH: last seq */
 	uint64_t	 head;		/* SYNC, FETCH: the inbox's head */
 	int		 more;		/* SYNC: another page follows */
-	uint32_t	 count;		/* SEND: envelopes; SYNC, FETCH: items */
+	uint32_t	 count;		/* SEND: envelopes; else: items */
 	uint64_t	 msg_id;	/* SEND */
 	int		 duplicate;	/* SEND */
 	struct iris_bus_acct acct;	/* account ops */

@@ -45,7 +45,8 @@ done(struct core_op *op, struct iris_acct_job *j)
 	iris__core_devinfo_forget(core, j->user);
 	if (j->op == ACCT_DEVLIST_PUT && j->job.rc == IRIS_ESTALE) {
 		iris__core_op_free(op);
-		iris__core_refuse(core, req, iris_v1_ErrorCode_ERR_STALE_VERSION,
+		iris__core_refuse(core, req,
+		    iris_v1_ErrorCode_ERR_STALE_VERSION,
 		    0, "a newer device list is stored");
 		return;
 	}
@@ -84,7 +85,8 @@ check_devices(struct iris_core *core, const iris_v1_DeviceList *dl,
 		return "more devices than a user may have";
 	for (i = 0; i < dl->devices_count; i++) {
 		for (k = 0; k < i; k++)
-			if (dl->devices[k].device_id == dl->devices[i].device_id)
+			if (dl->devices[k].device_id ==
+			    dl->devices[i].device_id)
 				return "a device listed twice";
 		if (iris__acct_device(core->store, user,
 		    dl->devices[i].device_id, key, &revoked) != IRIS_OK ||
@@ -131,7 +133,8 @@ devlist_put(struct iris_core *core, struct iris_bus_req *req)
 	memcpy(msg + 15, sl->list.bytes, sl->list.size);
 	if (crypto_sign_verify_detached(sl->signature, msg,
 	    15 + sl->list.size, pkey) != 0) {
-		iris__core_refuse(core, req, iris_v1_ErrorCode_ERR_BAD_SIGNATURE,
+		iris__core_refuse(core, req,
+		    iris_v1_ErrorCode_ERR_BAD_SIGNATURE,
 		    0, "device list signature");
 		return;
 	}

@@ -272,7 +272,8 @@ handle(struct iris_bus_req *req, void *arg)
 		iris__core_account(core, req);
 		break;
 	default:
-		iris__core_refuse(core, req, iris_v1_ErrorCode_ERR_UNIMPLEMENTED,
+		iris__core_refuse(core, req,
+		    iris_v1_ErrorCode_ERR_UNIMPLEMENTED,
 		    0, "no such core service");
 		break;
 	}

@@ -94,7 +94,8 @@ acked(struct iris_ack_job *j, void *arg)
 		iris__core_op_reply(op);
 	else if (rc == IRIS_EINVAL) {
 		iris__core_op_free(op);
-		iris__core_refuse(core, req, iris_v1_ErrorCode_ERR_BAD_CURSOR, 0,
+		iris__core_refuse(core, req,
+		    iris_v1_ErrorCode_ERR_BAD_CURSOR, 0,
 		    "ack beyond the inbox head");
 	} else {
 		iris__core_op_free(op);
@@ -118,12 +119,14 @@ iris__core_ack(struct iris_core *core, struct iris_bus_req *req)
 		return;
 	}
 	if (seq > head) {
-		iris__core_refuse(core, req, iris_v1_ErrorCode_ERR_BAD_CURSOR, 0,
+		iris__core_refuse(core, req,
+		    iris_v1_ErrorCode_ERR_BAD_CURSOR, 0,
 		    "ack beyond the inbox head");
 		return;
 	}
 	if (seq < cur) {
-		iris__core_refuse(core, req, iris_v1_ErrorCode_ERR_BAD_CURSOR, 0,
+		iris__core_refuse(core, req,
+		    iris_v1_ErrorCode_ERR_BAD_CURSOR, 0,
 		    "ack behind the cursor");
 		return;
 	}
@@ -279,7 +282,8 @@ iris__core_sync(struct iris_core *core, struct iris_bus_req *req, int fetch)
 		return;
 	}
 	if (after > head) {
-		iris__core_refuse(core, req, iris_v1_ErrorCode_ERR_BAD_CURSOR, 0,
+		iris__core_refuse(core, req,
+		    iris_v1_ErrorCode_ERR_BAD_CURSOR, 0,
 		    "sync from beyond the inbox head");
 		return;
 	}

@@ -34,7 +34,7 @@ struct pres {
 	struct conn_ent		*conns;
 	uint32_t		 nconns;
 	uint64_t		 last_seen_ms;
-	int			 loaded;	/* privacy read from the store */
+	int			 loaded;	/* privacy read */
 	int			 exists;
 	int			 privacy;
 	struct sub		*watchers;

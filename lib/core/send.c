@@ -413,7 +413,7 @@ appended(struct iris_store *store, int rc, uint64_t msg_id,
 	msg.cmid = s->cmid;
 	msg.msg_class = s->msg_class;
 	msg.received_ms = iris__hlc_ms(msg_id);
-	/* The answer goes first; the doorbells follow it on the bus. */
+	/* Doorbells first: a recipient may see it before its ack. */
 	for (i = 0; i < n && i < s->nenvs; i++) {
 		msg.seq = seqs[i];
 		msg.data = s->envs[i].payload.ptr;

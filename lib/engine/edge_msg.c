@@ -248,8 +248,8 @@ iris__edge_ack(struct iris_session *s, struct iris_wire_msg *m)
 
 	if (seq < e->ack_max) {
 		if (rid == 0)
-			iris__session_bye(s, iris_v1_ErrorCode_ERR_BAD_CURSOR, 0,
-			    "ack behind an earlier ack");
+			iris__session_bye(s, iris_v1_ErrorCode_ERR_BAD_CURSOR,
+			    0, "ack behind an earlier ack");
 		else
 			iris__session_error(s, rid,
 			    iris_v1_ErrorCode_ERR_BAD_CURSOR, 0,

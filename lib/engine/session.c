@@ -498,7 +498,8 @@ on_frame(struct iris_session *s, const uint8_t *p, size_t n)
 	    iris_v1_ErrorCode_ERR_TOO_MANY_ENVELOPES)) {
 		/* Within the frame limit, so the stream is whole: only this
 		 * request is refused (the decoder stopped at the limit). */
-		iris__session_error(s, m.f.request_id, m.wire_err, 0, m.detail);
+		iris__session_error(s, m.f.request_id, m.wire_err, 0,
+		    m.detail);
 	} else if (rc != IRIS_OK) {
 		s->eng->st[ST_MALFORMED]++;
 		iris__log(&s->eng->log, IRIS_LOG_INFO, "%s: %s (%s); closing",

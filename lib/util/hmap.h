@@ -19,7 +19,7 @@ struct iris_hnode {
 
 struct iris_hmap {
 	struct iris_hnode	**b;
-	size_t			 nb;	/* a power of two, or 0 before first put */
+	size_t			 nb;	/* a power of two, or 0 */
 	size_t			 n;
 };
 

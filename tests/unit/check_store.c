@@ -438,6 +438,135 @@ START_TEST(test_store_cursor_and_cap)
 }
 END_TEST
 
+/*
+ * A chain: once one of its sends is refused (here an inbox at its cap),
+ * its later ones are refused too, even to another inbox with room, until
+ * a new chain starts; sends outside chains are not held.
+ */
+START_TEST(test_store_chain_holds_order)
+{
+	static const char *const bob[] = { "bob" }, *const eve[] = { "eve" };
+	static const uint32_t d[] = { 1 };
+	struct iris_config *cfg;
+	struct iris_chain *c, *c2;
+	struct iris_send *m;
+	struct iris_store *s;
+	struct res r[4];
+	uint8_t i;
+
+	ck_assert_int_eq(iris_config_new(&cfg), IRIS_OK);
+	ck_assert_int_eq(iris_config_set(cfg, "inbox_cap", "1"), IRIS_OK);
+	s = open_store(cfg);
+	iris_config_free(cfg);
+	ck_assert_ptr_nonnull(c = iris__chain_new());
+	/* Queued together, one batch: bob, bob (full), eve, eve. */
+	for (i = 0; i < 4; i++) {
+		m = make_send((uint8_t)(10 + i), i < 2 ? bob : eve, d, 1, "c");
+		iris__send_chain(m, c);
+		memset(&r[i], 0, sizeof(r[i]));
+		ck_assert_int_eq(iris_store_append(s, m, append_cb, &r[i]),
+		    IRIS_OK);
+	}
+	ck_assert(run_until(base, res_done, &r[3], 10000));
+	ck_assert_int_eq(r[0].rc, IRIS_OK);
+	ck_assert_int_eq(r[1].rc, IRIS_EAGAIN);
+	ck_assert_int_eq(r[2].rc, IRIS_ESTATE);
+	ck_assert_int_eq(r[3].rc, IRIS_ESTATE);
+	/* A later batch of the same chain: still held. */
+	m = make_send(20, eve, d, 1, "c");
+	iris__send_chain(m, c);
+	append_wait(s, m, &r[0]);
+	ck_assert_int_eq(r[0].rc, IRIS_ESTATE);
+	/* Unchained, and a new chain: taken. */
+	append_wait(s, make_send(21, eve, d, 1, "c"), &r[0]);
+	ck_assert_int_eq(r[0].rc, IRIS_OK);
+	ck_assert_ptr_nonnull(c2 = iris__chain_new());
+	m = make_send(22, bob, d, 1, "c");
+	iris__send_chain(m, c2);
+	append_wait(s, m, &r[0]);
+	ck_assert_int_eq(r[0].rc, IRIS_EAGAIN);	/* bob is still full */
+	iris__chain_unref(c);
+	iris__chain_unref(c2);
+	iris_store_close(s);
+}
+END_TEST
+
+struct rcres {
+	int		 done;
+	int		 rc;
+	size_t		 n;
+	struct iris_rcpt r[4];
+};
+
+static void
+rcpt_cb(struct iris_ack_job *j, void *arg)
+{
+	struct rcres *rr = arg;
+
+	rr->done = 1;
+	rr->rc = j->job.rc;
+	rr->n = j->nrcpts;
+	memcpy(rr->r, j->rcpts, (j->nrcpts < 4 ? j->nrcpts : 4) *
+	    sizeof(*rr->r));
+}
+
+static int
+rc_done(void *arg)
+{
+	return ((struct rcres *)arg)->done;
+}
+
+/* The ack of bob/1 stores one receipt per covered message of alice's,
+ * in alice/1's inbox, once; an account with receipts off makes none. */
+START_TEST(test_store_ack_receipts)
+{
+	static const char *const u[] = { "bob" };
+	static const uint32_t d[] = { 1 };
+	struct iris_store *s;
+	struct rcres rr;
+	struct res r;
+	uint64_t acked, head;
+	sqlite3 *db;
+	uint8_t i;
+
+	s = open_store(NULL);
+	for (i = 1; i <= 3; i++)
+		append_wait(s, make_send(i, u, d, 1, "m"), &r);
+	/* No account row for bob: receipts are off for it. */
+	memset(&rr, 0, sizeof(rr));
+	ck_assert_int_eq(iris__store_ack_ex(s, "bob", 1, 1, 1, rcpt_cb, &rr),
+	    IRIS_OK);
+	ck_assert(run_until(base, rc_done, &rr, 10000));
+	ck_assert_int_eq(rr.rc, IRIS_OK);
+	ck_assert_uint_eq(rr.n, 0);
+	iris_store_close(s);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO accounts (user, shard,"
+	    " created_ms) VALUES ('bob', 0, 0)", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	s = open_store(NULL);
+	memset(&rr, 0, sizeof(rr));
+	ck_assert_int_eq(iris__store_ack_ex(s, "bob", 1, 3, 1, rcpt_cb, &rr),
+	    IRIS_OK);
+	ck_assert(run_until(base, rc_done, &rr, 10000));
+	ck_assert_int_eq(rr.rc, IRIS_OK);
+	ck_assert_uint_eq(rr.n, 2);	/* seqs 2 and 3 */
+	ck_assert_str_eq(rr.r[0].user, "alice");
+	ck_assert_uint_eq(rr.r[0].seq, 1);
+	ck_assert_uint_eq(rr.r[1].seq, 2);
+	ck_assert_int_eq(iris_store_depth(s, "alice", 1, &acked, &head),
+	    IRIS_OK);
+	ck_assert_uint_eq(head, 2);
+	/* The same ack again moves nothing and makes nothing. */
+	memset(&rr, 0, sizeof(rr));
+	ck_assert_int_eq(iris__store_ack_ex(s, "bob", 1, 3, 1, rcpt_cb, &rr),
+	    IRIS_OK);
+	ck_assert(run_until(base, rc_done, &rr, 10000));
+	ck_assert_uint_eq(rr.n, 0);
+	iris_store_close(s);
+}
+END_TEST
+
 static int
 msgs_pruned(void *arg)
 {
@@ -736,6 +865,8 @@ suite_store(void)
 	tcase_add_test(tc, test_store_send_is_a_unit_with_dedup);
 	tcase_add_test(tc, test_store_dedup_window);
 	tcase_add_test(tc, test_store_cursor_and_cap);
+	tcase_add_test(tc, test_store_chain_holds_order);
+	tcase_add_test(tc, test_store_ack_receipts);
 	tcase_add_test(tc, test_store_retention);
 	tcase_add_test(tc, test_store_scan_edges);
 	tcase_add_test(tc, test_store_migrates_older_schema);
