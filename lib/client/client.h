@@ -122,7 +122,7 @@ struct ob_entry {
 	enum ob_state		 state;
 	uint64_t		 rid;		/* current request */
 	unsigned		 stale;		/* stale-device refusals */
-	int			 reseal;	/* lists changed while in flight */
+	int			 reseal;	/* lists changed in flight */
 };
 
 struct rx_item;
@@ -202,7 +202,7 @@ struct iris_client {
 	unsigned		 attempt;	/* failures since online */
 	uint32_t		 retry_after_ms;	/* from the server */
 	int			 last_err;
-	int			 stop_err;	/* a failure retrying won't fix */
+	int			 stop_err;	/* retrying will not fix it */
 
 	/* Registration in progress. */
 	int			 registering;	/* 1 register, 2 link */
@@ -295,6 +295,12 @@ struct creq *iris__conn_req(struct iris_client *c, enum creq_kind kind,
 void	 iris__conn_req_free(struct iris_client *c, struct creq *r);
 void	 iris__conn_online(struct iris_client *c);
 int	 iris__conn_adopt(struct iris_client *c, int fd);
+
+/* frames.c */
+void	 iris__conn_frame(struct iris_client *c, const uint8_t *p, size_t n);
+void	 iris__conn_fail_requests(struct iris_client *c);
+void	 iris__conn_ping_start(struct iris_client *c);
+void	 iris__conn_ping_timer(int fd, short what, void *arg);
 int	 iris__conn_is_online(const struct iris_client *c);
 size_t	 iris__conn_outlen(const struct iris_client *c);
 int	 iris__wire_to_iris(int code);
@@ -330,6 +336,12 @@ int	 iris__devlist_accept_any(struct iris_client *c,
 void	 iris__devlist_answer(struct iris_client *c, struct creq *r,
 	    struct iris_wire_msg *m);
 void	 iris__devlist_online(struct iris_client *c);
+/* devput.c: the own list. */
+#define IRIS__DEVLIST_PREFIX	"IRIS-DEVLIST-v1"
+void	 iris__devlist_put_answer(struct iris_client *c, struct creq *r,
+	    struct iris_wire_msg *m);
+void	 iris__devlist_own_seen(struct iris_client *c, struct devlist *l,
+	    int lost);
 void	 iris__devlist_free_all(struct iris_client *c);
 int	 iris__devlist_put_own(struct iris_client *c, uint32_t add,
 	    const uint8_t *key, uint32_t remove, iris_client_done_cb cb,
@@ -369,6 +381,10 @@ void	 iris__recv_sync_page(struct iris_client *c, struct creq *r,
 void	 iris__recv_online(struct iris_client *c);
 void	 iris__recv_offline(struct iris_client *c);
 void	 iris__recv_free_all(struct iris_client *c);
+void	 iris__recv_flow(struct iris_client *c);
+/* sync.c */
+void	 iris__recv_ack_soon(struct iris_client *c);
+void	 iris__recv_ask_page(struct iris_client *c);
 
 /* social.c */
 void	 iris__social_answer(struct iris_client *c, struct creq *r,

@@ -331,88 +331,71 @@ iris__cs_txn_submit(struct iris_cs_txn *t)
 	return iris__worker_submit(t->cs->w, &t->job);
 }
 
+/*
+ * What each operation binds after the account (?1), in order: n its
+ * number, e the cursor a CAS expects, t its tag, a b c its records (c
+ * may be NULL), w the time now.
+ */
+static const struct {
+	int		 stmt;
+	const char	*binds;
+} op_sql[] = {
+	[OP_ACCOUNT_NEW] = { CW_ACCOUNT_NEW, "ta" },
+	[OP_ACCOUNT_PUT] = { CW_ACCOUNT_PUT, "a" },
+	[OP_CURSOR] = { CW_CURSOR, "n" },
+	[OP_CURSOR_CAS] = { CW_CURSOR_CAS, "ne" },
+	[OP_OUTBOX_PUT] = { CW_OUTBOX_PUT, "nabc" },
+	[OP_OUTBOX_SEALED] = { CW_OUTBOX_SEALED, "nc" },
+	[OP_OUTBOX_DEL] = { CW_OUTBOX_DEL, "n" },
+	[OP_RECEIVED] = { CW_RECEIVED, "tw" },
+	[OP_SENT] = { CW_SENT, "nwa" },
+	[OP_DEVLIST] = { CW_DEVLIST, "ta" },
+	[OP_STATE_PUT] = { CW_STATE_PUT, "ta" },
+	[OP_STATE_DEL] = { CW_STATE_DEL, "t" },
+};
+
+static void
+bind_blob(sqlite3_stmt *st, int col, const uint8_t *p, size_t len)
+{
+	if (p != NULL)
+		sqlite3_bind_blob(st, col, p, (int)len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, col);
+}
+
 /* Writer thread: binds and steps one statement. */
 static int
 run_op(struct iris_client_store *cs, const struct op *o)
 {
-	sqlite3_stmt *st;
-	uint64_t now = iris__cs_now(cs);
-	int rc;
+	sqlite3_stmt *st = cs->ws[op_sql[o->kind].stmt];
+	const char *b;
+	int col = 2, rc;
 
-	switch (o->kind) {
-	case OP_ACCOUNT_NEW:
-		st = cs->ws[CW_ACCOUNT_NEW];
-		sqlite3_bind_int64(st, 1, o->account);
-		sqlite3_bind_blob(st, 2, o->tag, IRIS_CS_TAG_LEN, SQLITE_STATIC);
-		sqlite3_bind_blob(st, 3, o->a, (int)o->alen, SQLITE_STATIC);
-		break;
-	case OP_ACCOUNT_PUT:
-		st = cs->ws[CW_ACCOUNT_PUT];
-		sqlite3_bind_int64(st, 1, o->account);
-		sqlite3_bind_blob(st, 2, o->a, (int)o->alen, SQLITE_STATIC);
-		break;
-	case OP_CURSOR:
-		st = cs->ws[CW_CURSOR];
-		sqlite3_bind_int64(st, 1, o->account);
-		sqlite3_bind_int64(st, 2, (int64_t)o->num);
-		break;
-	case OP_CURSOR_CAS:
-		st = cs->ws[CW_CURSOR_CAS];
-		sqlite3_bind_int64(st, 1, o->account);
-		sqlite3_bind_int64(st, 2, (int64_t)o->num);
-		sqlite3_bind_int64(st, 3, (int64_t)o->expect);
-		break;
-	case OP_OUTBOX_PUT:
-		st = cs->ws[CW_OUTBOX_PUT];
-		sqlite3_bind_int64(st, 1, o->account);
-		sqlite3_bind_int64(st, 2, (int64_t)o->num);
-		sqlite3_bind_blob(st, 3, o->a, (int)o->alen, SQLITE_STATIC);
-		sqlite3_bind_blob(st, 4, o->b, (int)o->blen, SQLITE_STATIC);
-		if (o->c != NULL)
-			sqlite3_bind_blob(st, 5, o->c, (int)o->clen,
-			    SQLITE_STATIC);
-		else
-			sqlite3_bind_null(st, 5);
-		break;
-	case OP_OUTBOX_SEALED:
-		st = cs->ws[CW_OUTBOX_SEALED];
-		sqlite3_bind_int64(st, 1, o->account);
-		sqlite3_bind_int64(st, 2, (int64_t)o->num);
-		sqlite3_bind_blob(st, 3, o->c, (int)o->clen, SQLITE_STATIC);
-		break;
-	case OP_OUTBOX_DEL:
-		st = cs->ws[CW_OUTBOX_DEL];
-		sqlite3_bind_int64(st, 1, o->account);
-		sqlite3_bind_int64(st, 2, (int64_t)o->num);
-		break;
-	case OP_RECEIVED:
-		st = cs->ws[CW_RECEIVED];
-		sqlite3_bind_int64(st, 1, o->account);
-		sqlite3_bind_blob(st, 2, o->tag, IRIS_CS_TAG_LEN, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, (int64_t)now);
-		break;
-	case OP_SENT:
-		st = cs->ws[CW_SENT];
-		sqlite3_bind_int64(st, 1, o->account);
-		sqlite3_bind_int64(st, 2, (int64_t)o->num);
-		sqlite3_bind_int64(st, 3, (int64_t)now);
-		sqlite3_bind_blob(st, 4, o->a, (int)o->alen, SQLITE_STATIC);
-		break;
-	case OP_DEVLIST:
-	case OP_STATE_PUT:
-		st = cs->ws[o->kind == OP_DEVLIST ? CW_DEVLIST : CW_STATE_PUT];
-		sqlite3_bind_int64(st, 1, o->account);
-		sqlite3_bind_blob(st, 2, o->tag, IRIS_CS_TAG_LEN, SQLITE_STATIC);
-		sqlite3_bind_blob(st, 3, o->a, (int)o->alen, SQLITE_STATIC);
-		break;
-	case OP_STATE_DEL:
-		st = cs->ws[CW_STATE_DEL];
-		sqlite3_bind_int64(st, 1, o->account);
-		sqlite3_bind_blob(st, 2, o->tag, IRIS_CS_TAG_LEN, SQLITE_STATIC);
-		break;
-	default:
-		return SQLITE_MISUSE;
-	}
+	sqlite3_bind_int64(st, 1, o->account);
+	for (b = op_sql[o->kind].binds; *b != '\0'; b++, col++)
+		switch (*b) {
+		case 'n':
+			sqlite3_bind_int64(st, col, (int64_t)o->num);
+			break;
+		case 'e':
+			sqlite3_bind_int64(st, col, (int64_t)o->expect);
+			break;
+		case 't':
+			bind_blob(st, col, o->tag, IRIS_CS_TAG_LEN);
+			break;
+		case 'w':
+			sqlite3_bind_int64(st, col, (int64_t)iris__cs_now(cs));
+			break;
+		case 'a':
+			bind_blob(st, col, o->a, o->alen);
+			break;
+		case 'b':
+			bind_blob(st, col, o->b, o->blen);
+			break;
+		default:
+			bind_blob(st, col, o->c, o->clen);
+			break;
+		}
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);

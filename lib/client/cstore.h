@@ -42,7 +42,8 @@ enum iris_cs_tagdom {
 /* Statements of the writer connection (writer thread only). */
 enum {
 	CW_SAVEPOINT, CW_RELEASE, CW_ROLLBACK_TO, CW_ACCOUNT_NEW,
-	CW_ACCOUNT_PUT, CW_CURSOR, CW_CURSOR_CAS, CW_OUTBOX_PUT, CW_OUTBOX_SEALED,
+	CW_ACCOUNT_PUT, CW_CURSOR, CW_CURSOR_CAS, CW_OUTBOX_PUT,
+	CW_OUTBOX_SEALED,
 	CW_OUTBOX_DEL, CW_RECEIVED, CW_SENT, CW_DEVLIST, CW_STATE_PUT,
 	CW_STATE_DEL, CW_PRUNE_RECEIVED, CW_PRUNE_SENT, CW_COUNT
 };
@@ -66,7 +67,7 @@ struct iris_client_store {
 	sqlite3			*wdb;
 	sqlite3_stmt		*ws[CW_COUNT];
 	char			 werr[512];
-	int			 failed;	/* reopen before writing again */
+	int			 failed;	/* reopen, then write */
 	uint64_t		 next_prune_ms;
 	uint64_t		 retention_ms;
 	uint64_t		 (*now_ms)(void *arg);

@@ -160,7 +160,8 @@ sealed_done(struct iris_client *c, int rc, void *arg)
 	struct ob_entry *e;
 
 	if (!iris__client_tearing(c) &&
-	    (e = iris__outbox_find(c, x->seq)) != NULL && e->state == OB_SEALING) {
+	    (e = iris__outbox_find(c, x->seq)) != NULL &&
+	    e->state == OB_SEALING) {
 		if (rc == IRIS_OK)
 			e->state = OB_READY;
 		else {

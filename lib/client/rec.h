@@ -16,7 +16,7 @@ struct iris_buf {
 	size_t		 len;
 	size_t		 cap;
 	size_t		 max;		/* 0: no limit */
-	int		 err;		/* sticky: IRIS_ENOMEM or IRIS_ETOOBIG */
+	int		 err;		/* sticky: IRIS_ENOMEM, IRIS_ETOOBIG */
 };
 
 void	 iris__buf_init(struct iris_buf *b, size_t max);

@@ -12,7 +12,7 @@
  * over: the pipeline is reset and the server delivers again from the
  * durable cursor. Messages delivered again under another seq (a sender's
  * retry the server could not deduplicate) are recognised by (sender,
- * device, client msg id).
+ * device, client msg id). Catching up and acks are sync.c's.
  */
 #include <stdio.h>
 #include <string.h>
@@ -64,9 +64,6 @@ struct rx_item {
 	int			 rcpt_known;
 };
 
-static void	ack_soon(struct iris_client *c);
-static void	ask_page(struct iris_client *c);
-static void	rebase(struct iris_client *c);
 
 static void
 item_free(struct rx_item *it)
@@ -103,8 +100,8 @@ pipe_remove(struct iris_client *c, struct rx_item *it)
 		}
 }
 
-static void
-flow(struct iris_client *c)
+void
+iris__recv_flow(struct iris_client *c)
 {
 	int pause = c->rx_n >= IRIS_CLIENT_RX_WINDOW ||
 	    c->rx_bytes >= IRIS_CLIENT_RX_BYTES;
@@ -114,9 +111,10 @@ flow(struct iris_client *c)
 		c->rx_pauses += (uint64_t)pause;
 		iris__netconn_pause(c->nc, pause);
 	}
-	if (c->sync_more && !c->syncing && c->rx_n < IRIS_CLIENT_RX_WINDOW / 2 &&
+	if (c->sync_more && !c->syncing &&
+	    c->rx_n < IRIS_CLIENT_RX_WINDOW / 2 &&
 	    c->rx_bytes < IRIS_CLIENT_RX_BYTES / 2)
-		ask_page(c);
+		iris__recv_ask_page(c);
 }
 
 /* Something went wrong with the pipeline: start again from the cursor. */
@@ -173,8 +171,8 @@ committed(struct iris_client *c, int rc, void *arg)
 	item_free(it);
 	if (iris__client_test_hook != NULL)
 		iris__client_test_hook(IRIS__HOOK_AFTER_COMMIT);
-	ack_soon(c);
-	flow(c);
+	iris__recv_ack_soon(c);
+	iris__recv_flow(c);
 }
 
 /* After the callback: cursor, dedup record and state, in one commit. */
@@ -417,142 +415,7 @@ iris__recv_deliver(struct iris_client *c, const iris_v1_Deliver *d,
 			open_message(c, it, env);
 	}
 	iris__client_event(c, &it->ev);
-	flow(c);
-}
-
-static void
-send_ack(evutil_socket_t fd, short what, void *arg)
-{
-	struct iris_client *c = arg;
-	struct iris_wire_msg m;
-
-	(void)fd, (void)what;
-	if (c->rx_cursor <= c->rx_acked || !iris__conn_is_online(c))
-		return;
-	iris__wire_msg_init(&m);
-	m.f.which_body = iris_v1_Frame_ack_tag;
-	m.f.body.ack.seq = c->rx_cursor;
-	if (iris__conn_send(c, &m) == IRIS_OK)
-		c->rx_acked = c->rx_cursor;
-}
-
-/* Acks are cumulative: one per loop turn covers every commit in it. */
-static void
-ack_soon(struct iris_client *c)
-{
-	struct timeval tv = { 0, 0 };
-
-	if (c->ev_ack == NULL &&
-	    (c->ev_ack = evtimer_new(c->base, send_ack, c)) == NULL)
-		return;
-	if (!evtimer_pending(c->ev_ack, NULL))
-		evtimer_add(c->ev_ack, &tv);
-}
-
-static void
-ask_page(struct iris_client *c)
-{
-	struct iris_wire_msg m;
-
-	iris__wire_msg_init(&m);
-	m.f.which_body = iris_v1_Frame_sync_request_tag;
-	m.f.body.sync_request.after_seq = c->rx_last;
-	if (iris__conn_req(c, RQ_SYNC, &m) == NULL)
-		return;
-	c->syncing = 1;
-	c->sync_more = 0;
-	if (iris__conn_send(c, &m) != IRIS_OK)
-		iris__conn_drop(c, IRIS_EIO, "cannot ask for a sync page");
-}
-
-void
-iris__recv_sync_page(struct iris_client *c, struct creq *r,
-    struct iris_wire_msg *m)
-{
-	const iris_v1_Error *e = &m->f.body.error;
-	size_t i;
-
-	iris__conn_req_free(c, r);
-	c->syncing = 0;
-	if (m->f.which_body == iris_v1_Frame_error_tag) {
-		if (e->code == iris_v1_ErrorCode_ERR_NONE)
-			return;
-		if (e->code == iris_v1_ErrorCode_ERR_BAD_CURSOR &&
-		    c->rx_last != c->srv_acked && c->rx_n == 0) {
-			/* The server's inbox does not reach our cursor. */
-			iris__client_error_event(c, IRIS_ESTALE, "the server's "
-			    "inbox does not match the local cursor %llu; "
-			    "continuing from the server's %llu",
-			    (unsigned long long)c->rx_last,
-			    (unsigned long long)c->srv_acked);
-			rebase(c);
-			return;
-		}
-		if (iris__wire_err_retryable(e->code)) {
-			c->retry_after_ms = e->retry_after_ms;
-			iris__conn_drop(c, IRIS_EAGAIN, "sync refused for now");
-		} else
-			/* The connection goes on; pushes may still come. */
-			iris__client_error_event(c, iris__wire_to_iris(e->code),
-			    "sync refused: %s: %.200s",
-			    iris__wire_errname(e->code), e->detail);
-		return;
-	}
-	for (i = 0; i < m->nitems; i++)
-		iris__recv_deliver(c, &m->items[i].pb, &m->items[i].envelope);
-	c->srv_head = m->f.body.sync_page.head_seq;
-	c->sync_more = m->f.body.sync_page.more;
-	flow(c);
-}
-
-void
-iris__recv_online(struct iris_client *c)
-{
-	c->paused = 0;
-	if (c->rx_last < c->rx_cursor)
-		c->rx_last = c->rx_cursor;
-	/* Handled before a crash, never acked: ack it now. */
-	c->rx_acked = c->srv_acked;
-	if (c->rx_cursor > c->srv_acked && c->rx_cursor <= c->srv_head)
-		ack_soon(c);
-	if (c->rx_last > c->srv_head && c->rx_n == 0) {
-		iris__client_error_event(c, IRIS_ESTALE, "the local cursor "
-		    "%llu is past the server's inbox (%llu); continuing from "
-		    "the server's cursor", (unsigned long long)c->rx_last,
-		    (unsigned long long)c->srv_head);
-		rebase(c);
-		return;
-	}
-	ask_page(c);
-}
-
-static void
-rebased(struct iris_client *c, int rc, void *arg)
-{
-	(void)arg;
-	if (iris__client_tearing(c))
-		return;
-	if (rc != IRIS_OK) {
-		iris__conn_drop(c, rc, "cannot move the cursor");
-		return;
-	}
-	c->rx_cursor = c->rx_last = c->srv_acked;
-	if (iris__conn_is_online(c))
-		ask_page(c);
-}
-
-/* The server's cursor replaces ours (it has lost or pruned our place). */
-static void
-rebase(struct iris_client *c)
-{
-	struct iris_cs_txn *t;
-
-	if ((t = iris__client_txn(c, rebased, NULL)) == NULL ||
-	    iris__cs_op_cursor_cas(t, c->acct, c->rx_cursor, c->srv_acked) !=
-	    IRIS_OK || iris__client_submit(c, t) != IRIS_OK) {
-		iris__client_txn_drop(t);
-		iris__conn_drop(c, IRIS_ENOMEM, "cannot move the cursor");
-	}
+	iris__recv_flow(c);
 }
 
 void
