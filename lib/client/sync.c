@@ -21,6 +21,7 @@ send_ack(evutil_socket_t fd, short what, void *arg)
 {
 	struct iris_client *c = arg;
 	struct iris_wire_msg m;
+	struct creq *r;
 
 	(void)fd, (void)what;
 	if (c->rx_cursor <= c->rx_acked || !iris__conn_is_online(c))
@@ -28,8 +29,16 @@ send_ack(evutil_socket_t fd, short what, void *arg)
 	iris__wire_msg_init(&m);
 	m.f.which_body = iris_v1_Frame_ack_tag;
 	m.f.body.ack.seq = c->rx_cursor;
+	/*
+	 * With a request id, a refusal is an answer, not the end of the
+	 * connection: an ack that crossed one of a previous connection on
+	 * its way to the store is only "behind the cursor" for a moment.
+	 */
+	r = iris__conn_req(c, RQ_ACK, &m);
 	if (iris__conn_send(c, &m) == IRIS_OK)
 		c->rx_acked = c->rx_cursor;
+	else if (r != NULL)
+		iris__conn_req_free(c, r);
 }
 
 /* Acks are cumulative: one per loop turn covers every commit in it. */
