@@ -306,6 +306,13 @@ on_registered(struct iris_client *c, const iris_v1_Registered *rg)
 static void
 on_logged_in(struct iris_client *c, const iris_v1_LoggedIn *li)
 {
+	if (c->reg_probe) {
+		/* It was us: registered before a crash lost the answer. */
+		c->reg_probe = 0;
+		c->have_server_id = 1;
+		iris__log(&c->log, IRIS_LOG_NOTICE, "client %s: found "
+		    "registered as device 1", c->user);
+	}
 	if (li->session_token.size > 0 && li->session_token.size <=
 	    sizeof(c->token)) {
 		memcpy(c->token, li->session_token.bytes,
@@ -338,6 +345,14 @@ login_refused(struct iris_client *c, const iris_v1_Error *e, int with_token)
 			send_login(c);
 			return;
 		}
+	}
+	if (c->reg_probe) {
+		/* The user is someone else's: it was not us after all. */
+		c->reg_probe = 0;
+		c->device = 0;
+		c->primary = 0;
+		rc = IRIS_EEXIST;
+		iris__client_seterr(c, "register: the user id is taken");
 	}
 	switch (e->code) {
 	case iris_v1_ErrorCode_ERR_AUTH_FAILED:
@@ -374,7 +389,19 @@ iris__auth_answer(struct iris_client *c, struct creq *r,
 		} else
 			iris__auth_hello(c, m);
 	} else if (kind == RQ_REGISTER) {
-		if (is_err) {
+		if (is_err && e->code == iris_v1_ErrorCode_ERR_USER_EXISTS &&
+		    c->registering == 1 && c->reg_again && !c->reg_probe) {
+			/*
+			 * A registration whose answer a crash lost leaves the
+			 * user taken by our own key: log in as its primary
+			 * (on a new connection, for a fresh challenge).
+			 */
+			c->reg_probe = 1;
+			c->device = IRIS_CLIENT_PRIMARY;
+			c->primary = 1;
+			c->tlen = 0;
+			iris__conn_drop(c, IRIS_EAGAIN, "registered before?");
+		} else if (is_err) {
 			iris__client_seterr(c, "register: %s: %.255s",
 			    iris__wire_errname(e->code), e->detail);
 			reg_result(c, iris__wire_to_iris(e->code));
@@ -458,6 +485,7 @@ start_registration(struct iris_client *c, int how, const char *code,
 	snprintf(c->invite, sizeof(c->invite), "%s", code != NULL ? code : "");
 	c->reg_cb = cb;
 	c->reg_arg = arg;
+	c->reg_again = c->acct != 0;
 	if (c->acct != 0)	/* made before, never registered: retry */
 		return iris__conn_start(c);
 	if ((rc = iris__auth_create(c, account_made, NULL)) != IRIS_OK)

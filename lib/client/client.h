@@ -206,6 +206,8 @@ struct iris_client {
 
 	/* Registration in progress. */
 	int			 registering;	/* 1 register, 2 link */
+	int			 reg_again;	/* the key was made before */
+	int			 reg_probe;	/* logging in to see if it was */
 	char			 invite[65];
 	iris_client_done_cb	 reg_cb;
 	void			*reg_arg;

@@ -141,7 +141,8 @@ registration(void)
 	a = ct_client(base, store, port, fp, "alice", NULL, &ra);
 	EXPECT(a != NULL, "client");
 	EXPECT(iris_client_user(a, NULL) == NULL, "a user before registering");
-	EXPECT(iris_client_connect(a) == IRIS_ESTATE, "connect with no account");
+	EXPECT(iris_client_connect(a) == IRIS_ESTATE,
+	    "connect with no account");
 	EXPECT(iris_client_identity(a, key) == IRIS_ESTATE, "identity");
 	/* Closed registration: no invite, a made-up one. */
 	EXPECT(iris_client_register(a, NULL, ct_done_cb, &d) == IRIS_OK,
@@ -185,6 +186,79 @@ registration(void)
 	    IRIS_EINVAL, "invalid user id");
 	iris_client_free(a);
 	ct_rec_free(&ra);
+}
+
+static int
+is_done(void *arg)
+{
+	return *(int *)arg;
+}
+
+static void
+saved(struct iris_client *c, int rc, void *arg)
+{
+	(void)c;
+	*(int *)arg = rc == IRIS_OK ? 1 : -1;
+}
+
+/*
+ * A crash after the server registered the user but before the client
+ * kept the answer: registering again finds the user taken by its own key
+ * and logs in as its primary.
+ */
+static void
+lost_registration(void)
+{
+	struct ct_rec r;
+	struct iris_client *c;
+	struct ct_done d = { 0, 0 };
+	char code[64];
+	uint32_t dev = 9;
+	int done = 0;
+
+	ct_rec_init(&r, "dave");
+	c = ct_client(base, store, port, fp, "dave", NULL, &r);
+	invite(code, "dave");
+	EXPECT(iris_client_register(c, code, ct_done_cb, &d) == IRIS_OK &&
+	    ct_wait_done(base, &d, T) == IRIS_OK, "register dave");
+	/* The account as it was before the answer came. */
+	iris_client_disconnect(c);
+	c->device = 0;
+	c->primary = 0;
+	c->have_server_id = 0;
+	EXPECT(iris__auth_save(c, saved, &done) == IRIS_OK &&
+	    run_until(base, is_done, &done, T) && done == 1, "roll back");
+	iris_client_free(c);
+	ct_rec_free(&r);
+	ct_rec_init(&r, "dave");
+	c = ct_client(base, store, port, fp, "dave", NULL, &r);
+	EXPECT(iris_client_user(c, &dev) != NULL && dev == 0, "pending");
+	invite(code, "dave");
+	memset(&d, 0, sizeof(d));
+	EXPECT(iris_client_register(c, code, ct_done_cb, &d) == IRIS_OK,
+	    "register again");
+	EXPECT(ct_wait_done(base, &d, T) == IRIS_OK, "register again: %d %s",
+	    d.rc, iris_client_error(c));
+	EXPECT(iris_client_user(c, &dev) != NULL && dev == 1, "device %u",
+	    dev);
+	iris_client_free(c);
+	ct_rec_free(&r);
+	/* Someone else's key: taken, the first time and the second. */
+	ct_rec_init(&r, "not dave");
+	c = ct_client(base, store, port, fp, "dave", "mallory", &r);
+	invite(code, "dave");
+	memset(&d, 0, sizeof(d));
+	EXPECT(iris_client_register(c, code, ct_done_cb, &d) == IRIS_OK &&
+	    ct_wait_done(base, &d, T) == IRIS_EEXIST, "taken: %d", d.rc);
+	invite(code, "dave");
+	memset(&d, 0, sizeof(d));
+	EXPECT(iris_client_register(c, code, ct_done_cb, &d) == IRIS_OK &&
+	    ct_wait_done(base, &d, T) == IRIS_EEXIST, "taken again: %d",
+	    d.rc);
+	EXPECT(iris_client_user(c, &dev) != NULL && dev == 0, "device %u",
+	    dev);
+	iris_client_free(c);
+	ct_rec_free(&r);
 }
 
 /* The account in the store logs in again: token, then signature. */
@@ -448,6 +522,7 @@ main(void)
 		return 1;
 	}
 	registration();
+	lost_registration();
 	relogin();
 	second_device();
 	bad_input();
