@@ -133,6 +133,18 @@ pipe_reset(struct iris_client *c, int err, const char *why)
 	c->rx_tail = NULL;
 	c->rx_n = 0;
 	c->rx_bytes = 0;
+	/* A cursor that was not where a commit expected: ask the store. */
+	if (err == IRIS_ESTALE) {
+		struct iris_buf b;
+		int64_t id;
+		uint64_t cursor;
+
+		iris__buf_init(&b, 0);
+		if (iris__cs_account_get(c->cs, c->acct_tag, &id, &cursor,
+		    &b) == IRIS_OK && cursor > c->rx_cursor)
+			c->rx_cursor = cursor;
+		iris__buf_free(&b);
+	}
 	c->rx_last = c->rx_cursor;
 	c->seal->reset(c->sealer);
 	iris__conn_drop(c, err, why);
@@ -152,11 +164,14 @@ committed(struct iris_client *c, int rc, void *arg)
 	iris__free(x);
 	if (iris__client_tearing(c))
 		return;
+	/* Durable is durable, even if the pipeline was reset meanwhile. */
+	if (rc == IRIS_OK && seq > c->rx_cursor)
+		c->rx_cursor = seq;
 	for (it = c->rx_head; it != NULL; it = it->next)
 		if (it->seq == seq && it->committing)
 			break;
 	if (it == NULL)
-		return;		/* the pipeline was reset meanwhile */
+		return;
 	if (rc != IRIS_OK) {
 		iris__client_seterr(c, "recording a received message: %s",
 		    iris_strerror(rc));

@@ -566,8 +566,8 @@ START_TEST(test_outbox_backoff)
 		lo = hi / 2;
 		for (r = 0; r < 2000; r += 97) {
 			d = iris__backoff_ms(a, 250, 30000, r * 7919u);
-			ck_assert_msg(d >= lo && d <= hi, "attempt %u: %u not in"
-			    " [%u, %u]", a, d, lo, hi);
+			ck_assert_msg(d >= lo && d <= hi, "attempt %u: %u "
+			    "not in [%u, %u]", a, d, lo, hi);
 		}
 	}
 	/* Jitter: not always the same. */
@@ -718,6 +718,38 @@ START_TEST(test_recv_receipt)
 	ck_assert_uint_eq(rec.receipts, 1);
 	ck_assert(memcmp(rec.receipt_id, id, 16) == 0);
 	ck_assert_str_eq(rec.receipt_user, "bob");
+}
+END_TEST
+
+/*
+ * The durable cursor moved behind the client's back (another process of
+ * the same account): the commit that expected it elsewhere is refused,
+ * the pipeline starts again from the store's cursor, nothing loops.
+ */
+START_TEST(test_recv_cursor_moved)
+{
+	struct iris_cs_txn *t;
+	int sv[2], done = 0;
+
+	deliver(1, "bob", 1, 0x41, "c0", 0, 0);
+	wait_ack(1);
+	t = iris__client_txn(c, made, &done);
+	ck_assert_int_eq(iris__cs_op_cursor(t, c->acct, 5), IRIS_OK);
+	ck_assert_int_eq(iris__client_submit(c, t), IRIS_OK);
+	ck_assert(run_until(base, is_done, &done, 5000));
+	deliver(2, "bob", 1, 0x42, "c1", 0, 0);
+	ck_assert(ct_wait_offline(base, &rec, 0, 5000));
+	ck_assert_uint_eq(c->rx_cursor, 5);
+	ck_assert_uint_eq(stored_cursor(), 5);
+	peer_close();
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(iris__conn_adopt(c, sv[0]), IRIS_OK);
+	peer_open(sv[1]);
+	c->rx_last = c->rx_cursor;	/* what a login does */
+	deliver(6, "bob", 1, 0x46, "c5", 0, 0);
+	wait_ack(6);
+	ck_assert_uint_eq(stored_cursor(), 6);
+	ck_assert_str_eq(rec.msgs[rec.nmsgs - 1].body, "c5");
 }
 END_TEST
 
@@ -947,6 +979,7 @@ suite_client(void)
 	tcase_add_test(tc, test_recv_bad_and_transient);
 	tcase_add_test(tc, test_recv_receipt);
 	tcase_add_test(tc, test_recv_window);
+	tcase_add_test(tc, test_recv_cursor_moved);
 	tcase_add_test(tc, test_seal_state_commits);
 	suite_add_tcase(s, tc);
 	return s;
