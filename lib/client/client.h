@@ -384,6 +384,7 @@ void	 iris__recv_online(struct iris_client *c);
 void	 iris__recv_offline(struct iris_client *c);
 void	 iris__recv_free_all(struct iris_client *c);
 void	 iris__recv_flow(struct iris_client *c);
+void	 iris__recv_reload_cursor(struct iris_client *c);
 /* sync.c */
 void	 iris__recv_ack_soon(struct iris_client *c);
 void	 iris__recv_ask_page(struct iris_client *c);

@@ -117,6 +117,21 @@ iris__recv_flow(struct iris_client *c)
 		iris__recv_ask_page(c);
 }
 
+/* The durable cursor, as the store has it now. */
+void
+iris__recv_reload_cursor(struct iris_client *c)
+{
+	struct iris_buf b;
+	int64_t id;
+	uint64_t cursor;
+
+	iris__buf_init(&b, 0);
+	if (iris__cs_account_get(c->cs, c->acct_tag, &id, &cursor, &b) ==
+	    IRIS_OK)
+		c->rx_cursor = cursor;
+	iris__buf_free(&b);
+}
+
 /* Something went wrong with the pipeline: start again from the cursor. */
 static void
 pipe_reset(struct iris_client *c, int err, const char *why)
@@ -134,17 +149,8 @@ pipe_reset(struct iris_client *c, int err, const char *why)
 	c->rx_n = 0;
 	c->rx_bytes = 0;
 	/* A cursor that was not where a commit expected: ask the store. */
-	if (err == IRIS_ESTALE) {
-		struct iris_buf b;
-		int64_t id;
-		uint64_t cursor;
-
-		iris__buf_init(&b, 0);
-		if (iris__cs_account_get(c->cs, c->acct_tag, &id, &cursor,
-		    &b) == IRIS_OK && cursor > c->rx_cursor)
-			c->rx_cursor = cursor;
-		iris__buf_free(&b);
-	}
+	if (err == IRIS_ESTALE)
+		iris__recv_reload_cursor(c);
 	c->rx_last = c->rx_cursor;
 	c->seal->reset(c->sealer);
 	iris__conn_drop(c, err, why);

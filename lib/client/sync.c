@@ -138,6 +138,8 @@ rebased(struct iris_client *c, int rc, void *arg)
 	if (iris__client_tearing(c))
 		return;
 	if (rc != IRIS_OK) {
+		if (rc == IRIS_ESTALE)
+			iris__recv_reload_cursor(c);
 		iris__conn_drop(c, rc, "cannot move the cursor");
 		return;
 	}
