@@ -43,7 +43,7 @@ struct ct_rec {
 	size_t		 receipts;
 	uint8_t		 receipt_id[16];
 	char		 receipt_user[65];
-	int		 typing;		/* last typing state seen, -1 none */
+	int		 typing;		/* last typing seen; -1 none */
 	size_t		 presences;
 	char		 presence_user[65];
 	int		 presence_online;

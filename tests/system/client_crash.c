@@ -70,7 +70,8 @@ seen(struct iris_client *c, const struct iris_client_msg *m, void *arg)
 
 	(void)c;
 	body = iris_client_msg_body(m, &len);
-	n = snprintf(line, sizeof(line), "%.*s\n", (int)len, (const char *)body);
+	n = snprintf(line, sizeof(line), "%.*s\n", (int)len,
+	    (const char *)body);
 	if ((fd = open("seen.txt", O_WRONLY | O_APPEND | O_CREAT, 0600)) >= 0) {
 		(void)!write(fd, line, (size_t)n);
 		close(fd);

@@ -168,7 +168,8 @@ in_order(const struct ct_rec *r, size_t first, int n, const char *tag,
 		const struct ct_msg *m = &r->msgs[first + (size_t)i];
 
 		snprintf(want, sizeof(want), "%s %d", tag, i);
-		if (strcmp(m->body, want) != 0 || strcmp(m->sender, from) != 0 ||
+		if (strcmp(m->body, want) != 0 ||
+		    strcmp(m->sender, from) != 0 ||
 		    strcmp(m->recipient, to) != 0 || m->type != 7) {
 			fprintf(stderr, "message %zu: \"%s\" from %s to %s, "
 			    "want \"%s\"\n", first + (size_t)i, m->body,
