@@ -360,6 +360,7 @@ login_ok(struct iris_session *s, uint64_t rid, const char *user,
 	(void)iris_store_depth(eng->store, user, device, &li->acked_seq,
 	    &li->head_seq);
 	iris__session_login(s, user, device, id);
+	iris__edge_attach(s, li->acked_seq, li->head_seq);
 	eng->st[resumed ? ST_LOGINS_RESUMED : ST_LOGINS]++;
 	iris__log(&eng->log, IRIS_LOG_INFO, "%s: trace %s: %s/%u logged in%s",
 	    iris__session_peer(s), iris__session_trace(s), user, device,

@@ -24,6 +24,7 @@
 #include <sodium.h>
 
 #include "iris.h"
+#include "core/core.h"
 #include "engine/engine.h"
 #include "store/store.h"
 #include "util/alloc.h"
@@ -34,6 +35,10 @@ static const char *const stat_names[ST_COUNT] = {
 	"frames_in", "frames_out", "bytes_in", "bytes_out", "errors_sent",
 	"malformed", "timeouts", "slow_readers", "logins", "logins_resumed",
 	"auth_failures", "registrations", "revoked_closed", "refused_rate",
+	"msg_out", "ack_sent", "relayed_out", "shed_output",
+	"sends_refused_edge", "msg_in", "dedup_hit", "sends_refused",
+	"typing_shed", "presence_shed", "receipts", "receipts_shed",
+	"inbox_depth", "oldest_unacked_ms", "overload",
 };
 
 int
@@ -350,6 +355,12 @@ open_parts(struct iris_engine *eng)
 	    IRIS_OK)
 		return iris__engine_fail(eng, rc, "cannot open the store %.300s",
 		    path);
+	if ((rc = iris__bus_new(&eng->bus, eng->base, iris__config_uint(
+	    eng->cfg, IRIS__OPT_BUS_QUEUE))) != IRIS_OK ||
+	    (rc = iris__core_new(&eng->core, eng->base, eng->cfg, eng->store,
+	    eng->bus)) != IRIS_OK ||
+	    (rc = iris__edge_init(eng)) != IRIS_OK)
+		return iris__engine_fail(eng, rc, "cannot start the core");
 	n = iris__config_list(eng->cfg, IRIS__OPT_LISTEN, &addrs);
 	for (i = 0; i < n; i++)
 		if ((rc = listen_one(eng, addrs[i], 1)) != IRIS_OK)
@@ -428,7 +439,11 @@ iris_engine_free(struct iris_engine *eng)
 		evconnlistener_free(eng->lst[i].l);
 	while (eng->sessions != NULL)
 		iris__session_free(eng->sessions);
+	/* The store first: what it finishes now calls nobody back. */
 	iris_store_close(eng->store);
+	iris__core_free(eng->core);
+	iris__bus_free(eng->bus);
+	iris__edge_fini(eng);
 	iris__sessions_free_zombies(eng);
 	iris__free(eng->fails);
 	iris__free(eng->ip_buckets);
@@ -454,7 +469,9 @@ check_stopped(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd, (void)what;
 	iris_store_stat(eng->store, "queued", &queued);
-	if (eng->sessions != NULL || queued > 0) {
+	if (eng->sessions != NULL || queued > 0 ||
+	    iris__core_pending(eng->core) > 0 ||
+	    iris__bus_queued(eng->bus) > 0) {
 		event_add(eng->stop_ev, &tv);
 		return;
 	}
@@ -536,6 +553,8 @@ iris_engine_reconfigure(struct iris_engine *eng,
 	iris__engine_limits(eng);
 	(void)ip_buckets_init(eng);
 	(void)start_sweep(eng);
+	iris__edge_reconfigure(eng);
+	(void)iris__core_reconfigure(eng->core, eng->cfg);
 	if ((rc = reload_tls(eng)) != IRIS_OK)
 		return rc;
 	iris__log(&eng->log, IRIS_LOG_NOTICE, "configuration reloaded");
@@ -574,6 +593,59 @@ iris_engine_fingerprint(const struct iris_engine *eng, char *buf,
 	return IRIS_OK;
 }
 
+/* The oldest unacked message's age: a query over every inbox with a
+ * backlog, so it is cached for a few seconds. */
+static uint64_t
+oldest_age(struct iris_engine *eng)
+{
+	uint64_t now = iris__clock_mono_us() / 1000, ms = 0;
+
+	if (eng->oldest_at == 0 || now >= eng->oldest_at + 5000) {
+		if (iris__store_oldest_unacked(eng->store, &ms) == IRIS_OK)
+			eng->oldest_ms = ms;
+		eng->oldest_at = now;
+	}
+	ms = iris__clock_realtime_ms(NULL);
+	return eng->oldest_ms != 0 && ms > eng->oldest_ms ?
+	    ms - eng->oldest_ms : 0;
+}
+
+static uint64_t
+stat_value(struct iris_engine *eng, size_t i)
+{
+	const struct iris_core_stats *cs = iris__core_stats(eng->core);
+	uint64_t v = 0;
+
+	switch (i) {
+	case ST_CONNECTIONS:
+		return eng->nsessions;
+	case ST_MSG_IN:
+		return cs->msg_in;
+	case ST_DEDUP_HIT:
+		return cs->dedup_hit;
+	case ST_SENDS_REFUSED:
+		return cs->sends_refused + eng->st[ST_SENDS_REFUSED_EDGE];
+	case ST_TYPING_SHED:
+		return cs->typing_shed;
+	case ST_PRESENCE_SHED:
+		return cs->presence_shed;
+	case ST_RECEIPTS:
+		iris_store_stat(eng->store, "receipts", &v);
+		return v;
+	case ST_RECEIPTS_SHED:
+		return cs->receipts_shed;
+	case ST_INBOX_DEPTH:
+		iris_store_stat(eng->store, "depth", &v);
+		return v;
+	case ST_OLDEST_UNACKED_MS:
+		return oldest_age(eng);
+	case ST_OVERLOAD:
+		return (uint64_t)iris__core_overload(eng->core);
+	default:
+		return eng->st[i];
+	}
+}
+
 int
 iris_engine_stat(const struct iris_engine *eng, const char *name,
     uint64_t *value)
@@ -584,8 +656,7 @@ iris_engine_stat(const struct iris_engine *eng, const char *name,
 		return IRIS_EINVAL;
 	for (i = 0; i < ST_COUNT; i++)
 		if (strcmp(stat_names[i], name) == 0) {
-			*value = i == ST_CONNECTIONS ? eng->nsessions :
-			    eng->st[i];
+			*value = stat_value((struct iris_engine *)eng, i);
 			return IRIS_OK;
 		}
 	return IRIS_ENOTFOUND;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The engine, inside: listeners and the sessions on them (the edge), the
- * store behind them. Edge code reaches storage only through the store's
- * asynchronous API.
+ * The engine, inside: listeners and the sessions on them (the edge), and
+ * behind them the bus to the core services and the store. Edge code
+ * writes to storage only through the bus (lib/bus/bus.h); it reads the
+ * store's read connection on the loop where DESIGN.md §7 allows.
  */
 #ifndef IRIS_ENGINE_ENGINE_H
 #define IRIS_ENGINE_ENGINE_H
@@ -11,10 +12,13 @@
 
 #include "iris_server.h"
 #include "iris_store.h"
+#include "bus/bus.h"
 #include "net/conn.h"
 #include "net/tls.h"
 #include "util/config.h"
 #include "util/bucket.h"
+#include "util/histo.h"
+#include "util/hmap.h"
 #include "util/log.h"
 #include "wire/frame.h"
 #include "wire/msg.h"
@@ -25,7 +29,43 @@
 #define IRIS_WIRE_ERRS		64	/* error codes counted (v1 has 33) */
 
 struct evconnlistener;
+struct iris_core;
 struct iris_session;
+
+/* A user's send bucket, shared by its connections on this edge. */
+struct edge_user {
+	struct iris_hnode	 node;
+	char			 user[IRIS_USER_MAX + 1];
+	int			 refs;
+	struct iris_bucket	 bucket;
+};
+
+/*
+ * What the edge keeps for a logged-in connection's messaging
+ * (lib/engine/edge_msg.c, edge_push.c): the delivery state (the client
+ * syncs in pages, then gets pushes within a window of unacked ones) and
+ * the FIFO state of its sends (after a retryable refusal, later sends
+ * are refused until the refused one comes again).
+ */
+struct iris_edge_sess {
+	struct iris_session	*s;
+	struct iris_hnode	 node;		/* in eng->by_dev */
+	uint64_t		 conn;		/* its id on the bus */
+	int			 attached;
+	int			 live;		/* synced to the end */
+	int			 fetching;
+	uint64_t		 acked;		/* the client's cumulative ack */
+	uint64_t		 ack_max;	/* highest ack sent */
+	uint64_t		 sent;		/* highest seq given to it */
+	uint64_t		 head;		/* highest seq known to exist */
+	uint64_t		 chain;		/* its current FIFO chain */
+	uint64_t		 chain_idx;	/* sends in that chain */
+	int			 blocked;
+	uint64_t		 blocked_idx;
+	uint8_t			 blocked_cmid[16];
+	uint32_t		 inflight;	/* requests on the bus */
+	struct edge_user	*u;
+};
 
 struct iris_listener {
 	struct iris_engine	*eng;
@@ -41,7 +81,15 @@ enum {
 	ST_FRAMES_IN, ST_FRAMES_OUT, ST_BYTES_IN, ST_BYTES_OUT,
 	ST_ERRORS_SENT, ST_MALFORMED, ST_TIMEOUTS, ST_SLOW_READERS,
 	ST_LOGINS, ST_LOGINS_RESUMED, ST_AUTH_FAILURES, ST_REGISTRATIONS,
-	ST_REVOKED_CLOSED, ST_REFUSED_RATE, ST_COUNT
+	ST_REVOKED_CLOSED, ST_REFUSED_RATE,
+	/* Messaging at the edge. */
+	ST_MSG_OUT, ST_ACK_SENT, ST_RELAYED_OUT, ST_SHED_OUTPUT,
+	ST_SENDS_REFUSED_EDGE,
+	/* Read from the core and the store when asked. */
+	ST_MSG_IN, ST_DEDUP_HIT, ST_SENDS_REFUSED, ST_TYPING_SHED,
+	ST_PRESENCE_SHED, ST_RECEIPTS, ST_RECEIPTS_SHED, ST_INBOX_DEPTH,
+	ST_OLDEST_UNACKED_MS, ST_OVERLOAD,
+	ST_COUNT
 };
 
 struct iris_engine {
@@ -55,6 +103,8 @@ struct iris_engine {
 	struct iris_tls_ctx	*retired[16];
 	size_t			 nretired;
 	struct iris_store	*store;
+	struct iris_bus		*bus;
+	struct iris_core	*core;
 	struct iris_listener	 lst[IRIS_LISTENERS_MAX];
 	size_t			 nlst;
 	uint8_t			 server_id[IRIS_SERVER_ID_LEN];
@@ -69,6 +119,10 @@ struct iris_engine {
 	uint64_t		 max_conns;
 	size_t			 output_cap;
 	uint64_t		 inbound_budget;
+	uint32_t		 push_window;
+	uint32_t		 max_inflight;
+	uint32_t		 send_rate;
+	uint32_t		 send_burst;
 
 	struct iris_session	*sessions;	/* doubly linked */
 	struct iris_session	*zombies;	/* closed, store jobs pending */
@@ -85,6 +139,17 @@ struct iris_engine {
 
 	uint64_t		 st[ST_COUNT];
 	uint64_t		 errs[IRIS_WIRE_ERRS];	/* sent, by code */
+	/* Sends refused at the edge, by code (the core counts its own). */
+	uint64_t		 refused[IRIS_WIRE_ERRS];
+	struct iris_histo	 ack_lat;	/* send -> durable SendAck */
+	struct iris_histo	 deliver_lat;	/* send -> pushed Deliver */
+
+	/* Messaging at the edge (lib/engine/edge_*.c). */
+	struct iris_hmap	 by_dev;	/* sessions by (user, device) */
+	struct iris_hmap	 users;		/* edge_user by user */
+	uint64_t		 next_conn;
+	uint64_t		 oldest_ms;	/* cached for the metrics */
+	uint64_t		 oldest_at;
 
 	/* Administration socket (lib/engine/admin.c) and metrics
 	 * (lib/engine/metrics.c). */
@@ -135,6 +200,37 @@ const char *iris__session_user(struct iris_session *s, uint32_t *device);
 const uint8_t *iris__session_token_id(struct iris_session *s);
 void	 iris__session_login(struct iris_session *s, const char *user,
 	    uint32_t device, const uint8_t token_id[16]);
+struct iris_edge_sess *iris__session_edge(struct iris_session *s);
+/* The frame being handled: its bytes, trace id and arrival (µs). */
+const uint8_t *iris__session_frame(struct iris_session *s, size_t *len);
+const uint8_t *iris__session_trace_raw(struct iris_session *s);
+uint64_t iris__session_t0(struct iris_session *s);
+/* Queues encoded frames as they are (nframes of them, for counters). */
+int	 iris__session_write(struct iris_session *s, const uint8_t *p,
+	    size_t len, unsigned nframes);
+size_t	 iris__session_outlen(struct iris_session *s);
+/* Counts an error frame sent in encoded form. */
+void	 iris__session_count_error(struct iris_session *s, int code);
+
+/* lib/engine/edge_msg.c: messaging requests, forwarded over the bus. */
+void	 iris__edge_send(struct iris_session *s, struct iris_wire_msg *m);
+void	 iris__edge_ack(struct iris_session *s, struct iris_wire_msg *m);
+void	 iris__edge_sync(struct iris_session *s, struct iris_wire_msg *m);
+void	 iris__edge_forward(struct iris_session *s, struct iris_wire_msg *m,
+	    enum iris_bus_op op);
+/* A caller for a request of s (admin requests pass NULL). */
+void	 iris__edge_caller(struct iris_session *s,
+	    struct iris_bus_caller *c);
+
+/* lib/engine/edge_push.c: who is connected, and what the core pushes. */
+int	 iris__edge_init(struct iris_engine *eng);
+void	 iris__edge_fini(struct iris_engine *eng);
+void	 iris__edge_attach(struct iris_session *s, uint64_t acked,
+	    uint64_t head);
+void	 iris__edge_detach(struct iris_session *s);
+/* Asks for what a live connection has not been given yet. */
+void	 iris__edge_fetch(struct iris_session *s);
+void	 iris__edge_reconfigure(struct iris_engine *eng);
 
 /* lib/engine/admin.c: the admin socket irisctl talks to. */
 struct iris_admin;

@@ -46,6 +46,11 @@ struct iris_session {
 	uint64_t		 partial_ms;	/* a frame started */
 	char			 peer[64];
 	char			 trace[33];	/* of the frame being handled */
+	uint8_t			 trace_raw[16];
+	const uint8_t		*frame;		/* the frame being handled */
+	size_t			 frame_len;
+	uint64_t		 t0_us;		/* when it came (wall clock) */
+	struct iris_edge_sess	 e;		/* messaging, once logged in */
 };
 
 static uint64_t
@@ -77,6 +82,8 @@ iris__session_free(struct iris_session *s)
 		return;
 	if (s->refuse != 0)
 		s->eng->nrefusing--;
+	if (s->e.attached)
+		iris__edge_detach(s);
 	unlink_session(s);
 	iris__engine_inbound(s->eng, -(int64_t)s->held);
 	iris__framer_free(&s->fr);
@@ -199,6 +206,44 @@ iris__session_token_id(struct iris_session *s)
 	return s->token_id;
 }
 
+struct iris_edge_sess *
+iris__session_edge(struct iris_session *s)
+{
+	return &s->e;
+}
+
+const uint8_t *
+iris__session_frame(struct iris_session *s, size_t *len)
+{
+	*len = s->frame_len;
+	return s->frame;
+}
+
+const uint8_t *
+iris__session_trace_raw(struct iris_session *s)
+{
+	return s->trace_raw;
+}
+
+uint64_t
+iris__session_t0(struct iris_session *s)
+{
+	return s->t0_us;
+}
+
+size_t
+iris__session_outlen(struct iris_session *s)
+{
+	return s->c != NULL ? iris__netconn_outlen(s->c) : 0;
+}
+
+void
+iris__session_count_error(struct iris_session *s, int code)
+{
+	s->eng->st[ST_ERRORS_SENT]++;
+	s->eng->errs[(unsigned)code < IRIS_WIRE_ERRS ? code : 0]++;
+}
+
 /* Encodes and queues one frame; a reader too slow to take it goes. */
 int
 iris__session_send(struct iris_session *s, struct iris_wire_msg *m)
@@ -212,9 +257,21 @@ iris__session_send(struct iris_session *s, struct iris_wire_msg *m)
 	if (need > sizeof(small) && (buf = iris__malloc(need)) == NULL)
 		return IRIS_ENOMEM;
 	if ((rc = iris__wire_encode(m, buf, need, &len)) == IRIS_OK)
-		rc = iris__netconn_write(s->c, buf, len);
+		rc = iris__session_write(s, buf, len, 1);
 	if (buf != small)
 		iris__free(buf);
+	return rc;
+}
+
+int
+iris__session_write(struct iris_session *s, const uint8_t *p, size_t len,
+    unsigned nframes)
+{
+	int rc;
+
+	if (s->state == S_BYE && s->c == NULL)
+		return IRIS_ECLOSED;
+	rc = iris__netconn_write(s->c, p, len);
 	if (rc == IRIS_ELIMIT) {
 		s->eng->st[ST_SLOW_READERS]++;
 		iris__log(&s->eng->log, IRIS_LOG_NOTICE, "%s: output over %zu "
@@ -225,7 +282,7 @@ iris__session_send(struct iris_session *s, struct iris_wire_msg *m)
 		return rc;
 	}
 	if (rc == IRIS_OK) {
-		s->eng->st[ST_FRAMES_OUT]++;
+		s->eng->st[ST_FRAMES_OUT] += nframes;
 		s->eng->st[ST_BYTES_OUT] += len;
 	}
 	return rc;
@@ -377,6 +434,30 @@ dispatch(struct iris_session *s, struct iris_wire_msg *m)
 	case iris_v1_Frame_device_list_put_tag:
 		iris__devlist_put(s, m);
 		return;
+	case iris_v1_Frame_send_tag:
+		iris__edge_send(s, m);
+		return;
+	case iris_v1_Frame_ack_tag:
+		iris__edge_ack(s, m);
+		return;
+	case iris_v1_Frame_sync_request_tag:
+		iris__edge_sync(s, m);
+		return;
+	case iris_v1_Frame_presence_subscribe_tag:
+		iris__edge_forward(s, m, IRIS_BUS_PRESENCE_SUB);
+		return;
+	case iris_v1_Frame_presence_unsubscribe_tag:
+		iris__edge_forward(s, m, IRIS_BUS_PRESENCE_UNSUB);
+		return;
+	case iris_v1_Frame_presence_settings_tag:
+		iris__edge_forward(s, m, IRIS_BUS_SETTINGS);
+		return;
+	case iris_v1_Frame_contacts_get_tag:
+		iris__edge_forward(s, m, IRIS_BUS_CONTACTS_GET);
+		return;
+	case iris_v1_Frame_contacts_edit_tag:
+		iris__edge_forward(s, m, IRIS_BUS_CONTACTS_EDIT);
+		return;
 	default:
 		break;
 	}
@@ -393,8 +474,13 @@ on_frame(struct iris_session *s, const uint8_t *p, size_t n)
 	int rc;
 
 	s->eng->st[ST_FRAMES_IN]++;
+	s->frame = p;
+	s->frame_len = n;
+	s->t0_us = iris__clock_realtime_us();
 	iris__wire_msg_init(&m);
 	rc = iris__wire_decode(&m, p, n, &s->eng->lim);
+	memcpy(s->trace_raw, rc == IRIS_OK ? m.f.trace_id : zero_trace,
+	    sizeof(s->trace_raw));
 	/* The frame's trace id follows it into every log line. */
 	if (rc == IRIS_OK && memcmp(m.f.trace_id, zero_trace,
 	    sizeof(zero_trace)) != 0)
@@ -421,6 +507,8 @@ on_frame(struct iris_session *s, const uint8_t *p, size_t n)
 	} else
 		dispatch(s, &m);
 	iris__wire_msg_reset(&m);
+	s->frame = NULL;
+	s->frame_len = 0;
 }
 
 static void
@@ -557,6 +645,8 @@ iris__session_new(struct iris_engine *eng, int fd, int tls, const char *peer,
 		return IRIS_ENOMEM;
 	s->eng = eng;
 	s->tls = tls;
+	s->e.s = s;
+	s->e.conn = ++eng->next_conn;
 	s->refuse = refuse;
 	s->refuse_retry = retry_ms;
 	if (refuse != 0)

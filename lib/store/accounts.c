@@ -233,6 +233,134 @@ do_revoke(struct iris_store *s, struct iris_acct_job *j)
 }
 
 static int
+do_settings(struct iris_store *s, struct iris_acct_job *j)
+{
+	struct q q;
+	int r;
+
+	if ((r = prep(s, &q, "UPDATE accounts SET privacy = ?2, receipts = ?3"
+	    " WHERE user = ?1")) != IRIS_OK)
+		return r;
+	sqlite3_bind_text(q.st, 1, j->user, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q.st, 2, j->privacy);
+	sqlite3_bind_int(q.st, 3, j->receipts != 0);
+	if ((r = run(s, &q)) != IRIS_OK)
+		return r;
+	if (sqlite3_changes(s->wdb) == 0)
+		j->job.rc = IRIS_ENOTFOUND;
+	return IRIS_OK;
+}
+
+static int
+do_disable(struct iris_store *s, struct iris_acct_job *j)
+{
+	struct q q;
+	int r;
+
+	if ((r = prep(s, &q, "UPDATE accounts SET disabled = ?2 WHERE"
+	    " user = ?1")) != IRIS_OK)
+		return r;
+	sqlite3_bind_text(q.st, 1, j->user, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q.st, 2, j->disabled != 0);
+	if ((r = run(s, &q)) != IRIS_OK)
+		return r;
+	if (sqlite3_changes(s->wdb) == 0)
+		j->job.rc = IRIS_ENOTFOUND;
+	return IRIS_OK;
+}
+
+/* Single-row query returning one integer (or nothing: *out untouched). */
+static int
+query_one(struct iris_store *s, const char *sql, const char *a,
+    const char *b, int64_t *out)
+{
+	struct q q;
+	int r;
+
+	if ((r = prep(s, &q, sql)) != IRIS_OK)
+		return r;
+	sqlite3_bind_text(q.st, 1, a, -1, SQLITE_STATIC);
+	if (b != NULL)
+		sqlite3_bind_text(q.st, 2, b, -1, SQLITE_STATIC);
+	if ((r = step(s, &q)) == 1)
+		*out = sqlite3_column_int64(q.st, 0);
+	sqlite3_finalize(q.st);
+	return r < 0 ? r : IRIS_OK;
+}
+
+/* Removals first, then additions of existing users, within the cap. */
+static int
+do_contacts(struct iris_store *s, struct iris_acct_job *j)
+{
+	struct q q;
+	int64_t n = 0, exists;
+	size_t i;
+	int r;
+
+	for (i = 0; i < j->nadd; i++) {
+		exists = 0;
+		if ((r = query_one(s, "SELECT 1 FROM accounts WHERE user = ?1",
+		    j->add[i], NULL, &exists)) != IRIS_OK)
+			return r;
+		if (!exists) {
+			j->job.rc = IRIS_ENOTFOUND;
+			return IRIS_OK;
+		}
+	}
+	for (i = 0; i < j->ndel; i++) {
+		if ((r = prep(s, &q, "DELETE FROM contacts WHERE user = ?1 AND"
+		    " contact = ?2")) != IRIS_OK)
+			return r;
+		sqlite3_bind_text(q.st, 1, j->user, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q.st, 2, j->del[i], -1, SQLITE_STATIC);
+		if ((r = run(s, &q)) != IRIS_OK)
+			return r;
+	}
+	for (i = 0; i < j->nadd; i++) {
+		if ((r = prep(s, &q, "INSERT OR IGNORE INTO contacts (user,"
+		    " contact, shard) VALUES (?1, ?2, ?3)")) != IRIS_OK)
+			return r;
+		sqlite3_bind_text(q.st, 1, j->user, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q.st, 2, j->add[i], -1, SQLITE_STATIC);
+		sqlite3_bind_int(q.st, 3, iris__store_shard(j->user));
+		if ((r = run(s, &q)) != IRIS_OK)
+			return r;
+	}
+	if ((r = query_one(s, "SELECT count(*) FROM contacts WHERE user = ?1",
+	    j->user, NULL, &n)) != IRIS_OK)
+		return r;
+	/* Over the cap: refused; the writes above go with the savepoint. */
+	if ((uint64_t)n > j->max_contacts)
+		j->job.rc = IRIS_ELIMIT;
+	return IRIS_OK;
+}
+
+static int
+savepoint(struct iris_store *s, const char *sql)
+{
+	int rc = sqlite3_exec(s->wdb, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? IRIS_OK : iris__store_fatal(s, rc,
+	    "a savepoint");
+}
+
+/* An edit of a contact list is all or nothing, inside the batch. */
+static int
+do_contacts_atomic(struct iris_store *s, struct iris_acct_job *j)
+{
+	int r;
+
+	if ((r = savepoint(s, "SAVEPOINT contacts")) != IRIS_OK)
+		return r;
+	if ((r = do_contacts(s, j)) != IRIS_OK)
+		return r;	/* the batch rolls back */
+	if (j->job.rc != IRIS_OK &&
+	    (r = savepoint(s, "ROLLBACK TO contacts")) != IRIS_OK)
+		return r;
+	return savepoint(s, "RELEASE contacts");
+}
+
+static int
 exec_acct(struct iris_job *job, void *ctx)
 {
 	struct iris_acct_job *j = (struct iris_acct_job *)job;
@@ -250,6 +378,12 @@ exec_acct(struct iris_job *job, void *ctx)
 		return do_devlist(s, j);
 	case ACCT_REVOKE:
 		return do_revoke(s, j);
+	case ACCT_SETTINGS:
+		return do_settings(s, j);
+	case ACCT_CONTACTS:
+		return do_contacts_atomic(s, j);
+	case ACCT_DISABLE:
+		return do_disable(s, j);
 	}
 	return IRIS_EINVAL;
 }
@@ -386,4 +520,57 @@ iris__acct_revoked(struct iris_store *s, int kind, const void *key,
 	if (rc == SQLITE_ROW)
 		return 1;
 	return rc == SQLITE_DONE ? 0 : IRIS_ESTORE;
+}
+
+int
+iris__acct_settings(struct iris_store *s, const char *user, int *privacy,
+    int *receipts)
+{
+	sqlite3_stmt *st = s->rs[RS_SETTINGS];
+	int rc;
+
+	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+		return read_done(s, st, rc);
+	*privacy = sqlite3_column_int(st, 0);
+	*receipts = sqlite3_column_int(st, 1) != 0;
+	sqlite3_reset(st);
+	return IRIS_OK;
+}
+
+int
+iris__acct_is_contact(struct iris_store *s, const char *user,
+    const char *contact)
+{
+	sqlite3_stmt *st = s->rs[RS_CONTACT];
+	int rc;
+
+	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, contact, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : IRIS_ESTORE;
+}
+
+int
+iris__acct_contacts(struct iris_store *s, const char *user, size_t max,
+    void (*cb)(const char *contact, void *arg), void *arg)
+{
+	sqlite3_stmt *st = s->rs[RS_CONTACTS];
+	const char *c;
+	int rc, n = 0;
+
+	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (int64_t)max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if ((c = (const char *)sqlite3_column_text(st, 0)) != NULL) {
+			cb(c, arg);
+			n++;
+		}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return read_done(s, st, rc);
+	return n;
 }

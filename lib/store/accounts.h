@@ -26,7 +26,12 @@ enum iris_acct_op {
 	ACCT_LINK,		/* make a link token for a user */
 	ACCT_DEVLIST_PUT,	/* a newer signed device list */
 	ACCT_REVOKE,		/* a token id or a device */
+	ACCT_SETTINGS,		/* privacy and receipts of a user */
+	ACCT_CONTACTS,		/* contacts added and removed */
+	ACCT_DISABLE,		/* accounts.disabled set or cleared */
 };
+
+#define IRIS_CONTACTS_EDIT_MAX	64	/* users added or removed at once */
 
 /* Revocation kinds (revocations.kind). */
 #define IRIS_REVOKE_TOKEN	1
@@ -62,11 +67,23 @@ struct iris_acct_job {
 	int			 revoke_kind;
 	uint8_t			 revoke_key[80];
 	size_t			 revoke_len;
+	int			 privacy;	/* SETTINGS */
+	int			 receipts;
+	int			 disabled;	/* DISABLE */
+	/* CONTACTS: user ids to add, then to remove; at most
+	 * max_contacts on the list after the edit. */
+	char			 add[IRIS_CONTACTS_EDIT_MAX][65];
+	size_t			 nadd;
+	char			 del[IRIS_CONTACTS_EDIT_MAX][65];
+	size_t			 ndel;
+	uint32_t		 max_contacts;
 
 	/*
 	 * Result: job.rc is IRIS_OK or a refusal: IRIS_EEXIST (user taken),
 	 * IRIS_EDENIED (no or a bad invite or link token), IRIS_ELIMIT (too
-	 * many devices), IRIS_ESTALE (device list version not newer).
+	 * many devices), IRIS_ESTALE (device list version not newer),
+	 * IRIS_ENOTFOUND (no such user: SETTINGS, DISABLE, or an added
+	 * contact), IRIS_ELIMIT (CONTACTS: the list would be too long).
 	 */
 	uint32_t		 out_device;
 	int			 out_primary;
@@ -89,5 +106,15 @@ int	 iris__acct_devlist(struct iris_store *s, const char *user,
 	    uint8_t sig[IRIS_SIG_LEN]);
 int	 iris__acct_revoked(struct iris_store *s, int kind, const void *key,
 	    size_t len);
+/* Privacy (0 everyone, 1 contacts, 2 nobody) and receipts of a user. */
+int	 iris__acct_settings(struct iris_store *s, const char *user,
+	    int *privacy, int *receipts);
+/* 1 when contact is on user's contact list, 0 when not, or IRIS_ESTORE. */
+int	 iris__acct_is_contact(struct iris_store *s, const char *user,
+	    const char *contact);
+/* Calls cb for each contact of user, in order, at most max; returns how
+ * many or IRIS_ESTORE. */
+int	 iris__acct_contacts(struct iris_store *s, const char *user,
+	    size_t max, void (*cb)(const char *contact, void *arg), void *arg);
 
 #endif /* IRIS_STORE_ACCOUNTS_H */

@@ -128,6 +128,7 @@ iris__store_open_ex(struct iris_store **storep, struct event_base *base,
 		free_unstarted(s);
 		return rc;
 	}
+	s->n_depth = iris__store_depth_all(s);
 	iris__log(&s->log, IRIS_LOG_INFO, "store %s: open", path);
 	*storep = s;
 	return IRIS_OK;
@@ -226,6 +227,7 @@ iris_send_free(struct iris_send *m)
 		iris__free(m->t[i].data);
 	iris__free(m->t);
 	iris__free(m->seqs);
+	iris__chain_unref(m->chain);
 	iris__free(m);
 }
 
@@ -277,39 +279,13 @@ iris_store_append(struct iris_store *s, struct iris_send *m,
 	return IRIS_OK;
 }
 
-int
-iris_store_ack(struct iris_store *s, const char *user, uint32_t device,
-    uint64_t seq, iris_ack_cb cb, void *arg)
-{
-	struct iris_ack_job *a;
-	int rc;
-
-	if (s == NULL || user == NULL || device == 0 || seq > INT64_MAX ||
-	    !iris__wire_userid_ok((const uint8_t *)user, strlen(user)))
-		return IRIS_EINVAL;
-	if ((a = iris__calloc(1, sizeof(*a))) == NULL)
-		return IRIS_ENOMEM;
-	a->job.ops = &iris__ack_job_ops;
-	a->job.bytes = sizeof(*a);
-	a->store = s;
-	a->cb = cb;
-	a->arg = arg;
-	strcpy(a->user, user);
-	a->device = device;
-	a->seq = seq;
-	if ((rc = iris__worker_submit(s->w, &a->job)) != IRIS_OK) {
-		iris__free(a);
-		return rc;
-	}
-	return IRIS_OK;
-}
-
 /* Counters by name; each reads one field of the store or the worker. */
 static const char *const stat_names[] = {
 	"appends", "envelopes", "duplicates", "refused_inbox_full",
 	"refused_queue_full", "io_errors", "recoveries", "checkpoints",
-	"pruned_messages", "pruned_sends", "commits", "committed_jobs",
-	"failed_commits", "max_batch", "queued", "read_only",
+	"pruned_messages", "pruned_sends", "receipts", "depth", "commits",
+	"committed_jobs", "failed_commits", "max_batch", "queued",
+	"read_only",
 };
 
 int
@@ -321,6 +297,7 @@ iris_store_stat(const struct iris_store *s, const char *name,
 		&s->n_appends, &s->n_envelopes, &s->n_dups, &s->n_refused_full,
 		&s->n_busy, &s->n_io_errors, &s->n_recoveries,
 		&s->n_checkpoints, &s->n_pruned_msgs, &s->n_pruned_sends,
+		&s->n_receipts, &s->n_depth,
 	};
 	size_t i;
 

@@ -28,6 +28,10 @@ const char *const iris__store_wsql[WS_COUNT] = {
 	    " envelope) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[WS_ACK] = "UPDATE boxes SET acked_seq = ?2 WHERE id = ?1"
 	    " AND acked_seq < ?2",
+	[WS_RCPT_SCAN] = "SELECT seq, msg_id, sender_user, sender_device,"
+	    " client_msg_id FROM inbox WHERE box = ?1 AND seq > ?2"
+	    " AND seq <= ?3 AND class = 0 ORDER BY seq",
+	[WS_RECEIPTS_ON] = "SELECT receipts FROM accounts WHERE user = ?1",
 };
 
 /* An SQLite failure inside a batch: the batch's outcome is unknown. */
@@ -40,8 +44,9 @@ iris__store_fatal(struct iris_store *s, int rc, const char *what)
 	return IRIS_ESTORE;
 }
 
-static int
-step_done(struct iris_store *s, sqlite3_stmt *st, const char *what)
+int
+iris__store_step_done(struct iris_store *s, sqlite3_stmt *st,
+    const char *what)
 {
 	int rc = sqlite3_step(st);
 
@@ -52,9 +57,9 @@ step_done(struct iris_store *s, sqlite3_stmt *st, const char *what)
 }
 
 /* Looks up (or creates) the inbox of a device. */
-static int
-box_get(struct iris_store *s, const struct iris_target *t, int64_t *box,
-    uint64_t *head, uint64_t *acked)
+int
+iris__store_box_get(struct iris_store *s, const struct iris_target *t,
+    int64_t *box, uint64_t *head, uint64_t *acked)
 {
 	sqlite3_stmt *st = s->ws[WS_BOX_GET];
 	int rc;
@@ -76,7 +81,8 @@ box_get(struct iris_store *s, const struct iris_target *t, int64_t *box,
 	sqlite3_bind_int(st, 1, t->shard);
 	sqlite3_bind_text(st, 2, t->user, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, t->device);
-	if ((rc = step_done(s, st, "creating an inbox")) != IRIS_OK)
+	if ((rc = iris__store_step_done(s, st, "creating an inbox")) !=
+	    IRIS_OK)
 		return rc;
 	*box = sqlite3_last_insert_rowid(s->wdb);
 	*head = *acked = 0;
@@ -182,12 +188,56 @@ put_message(struct iris_store *s, struct iris_send *m, size_t i,
 	sqlite3_bind_int64(st, 9, (int64_t)now);
 	sqlite3_bind_blob(st, 10, m->t[i].data, (int)m->t[i].len,
 	    SQLITE_STATIC);
-	if ((rc = step_done(s, st, "appending to an inbox")) != IRIS_OK)
+	if ((rc = iris__store_step_done(s, st, "appending to an inbox")) !=
+	    IRIS_OK)
 		return rc;
 	st = s->ws[WS_BOX_HEAD];
 	sqlite3_bind_int64(st, 1, box);
 	sqlite3_bind_int64(st, 2, (int64_t)m->seqs[i]);
-	return step_done(s, st, "advancing an inbox head");
+	return iris__store_step_done(s, st, "advancing an inbox head");
+}
+
+/*
+ * A chained send goes only in its turn: after every earlier send of its
+ * chain went (in this batch or a committed one). Returns 0 when it may.
+ */
+static int
+out_of_turn(struct iris_store *s, struct iris_send *m)
+{
+	struct iris_chain *c = m->chain;
+
+	if (c == NULL)
+		return 0;
+	if (!c->w_touched) {
+		c->w_touched = 1;
+		c->w_link = s->touched;
+		s->touched = c;
+	}
+	return m->idx != c->w_tent;
+}
+
+/* The send went (stored or found stored): its chain moves on. */
+static void
+in_turn(struct iris_send *m)
+{
+	if (m->chain != NULL)
+		m->chain->w_tent++;
+}
+
+void
+iris__chains_settle(struct iris_store *s, int committed)
+{
+	struct iris_chain *c;
+
+	while ((c = s->touched) != NULL) {
+		s->touched = c->w_link;
+		if (committed)
+			c->w_next = c->w_tent;
+		else
+			c->w_tent = c->w_next;
+		c->w_touched = 0;
+		c->w_link = NULL;
+	}
 }
 
 static int
@@ -202,12 +252,19 @@ exec_send(struct iris_job *job, void *ctx)
 	size_t i, plen;
 	int rc;
 
-	if (dedup(s, m, &rc) || rc != IRIS_OK)
+	if (out_of_turn(s, m)) {
+		job->rc = IRIS_ESTATE;
+		return IRIS_OK;
+	}
+	if (dedup(s, m, &rc) || rc != IRIS_OK) {
+		if (rc == IRIS_OK)
+			in_turn(m);
 		return rc;
+	}
 	/* Every inbox is checked before anything is written. */
 	for (i = 0; i < m->n; i++) {
-		if ((rc = box_get(s, &m->t[i], &boxes[i], &head, &acked)) !=
-		    IRIS_OK)
+		if ((rc = iris__store_box_get(s, &m->t[i], &boxes[i], &head,
+		    &acked)) != IRIS_OK)
 			return rc;
 		if (head - acked >= s->inbox_cap) {
 			job->rc = IRIS_EAGAIN;
@@ -232,8 +289,10 @@ exec_send(struct iris_job *job, void *ctx)
 	sqlite3_bind_int64(st, 5, (int64_t)m->msg_id);
 	sqlite3_bind_int64(st, 6, (int64_t)now);
 	sqlite3_bind_blob(st, 7, packed, (int)plen, SQLITE_STATIC);
-	rc = step_done(s, st, "recording a send");
+	rc = iris__store_step_done(s, st, "recording a send");
 	iris__free(packed);
+	if (rc == IRIS_OK)
+		in_turn(m);
 	return rc;
 }
 
@@ -259,6 +318,7 @@ w_commit(void *ctx)
 	if ((rc = sqlite3_exec(s->wdb, "COMMIT", NULL, NULL, NULL)) !=
 	    SQLITE_OK)
 		return iris__store_fatal(s, rc, "committing");
+	iris__chains_settle(s, 1);
 	return IRIS_OK;
 }
 
@@ -269,6 +329,7 @@ w_rollback(void *ctx)
 
 	if (!sqlite3_get_autocommit(s->wdb))
 		sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
+	iris__chains_settle(s, 0);
 	/*
 	 * Any failure inside a batch means its outcome is unknown: no more
 	 * writes until the store has been reopened and checkpointed.
@@ -328,10 +389,21 @@ done_send(struct iris_job *job, int deliver)
 		if (m->duplicate)
 			__atomic_add_fetch(&m->store->n_dups, 1,
 			    __ATOMIC_RELAXED);
-		else
+		else {
 			__atomic_add_fetch(&m->store->n_envelopes, m->n,
 			    __ATOMIC_RELAXED);
+			__atomic_add_fetch(&m->store->n_depth, m->n,
+			    __ATOMIC_RELAXED);
+		}
 	}
+	/* The trace id follows the send into the store's log lines. */
+	if (deliver && m->trace[0] != '\0')
+		iris__log(&m->store->log, IRIS_LOG_DEBUG, "store: trace %s: "
+		    "send of %s/%u %s: %zu envelopes, msg %016llx%s",
+		    m->trace, m->user, m->device, job->rc == IRIS_OK ?
+		    "durable" : iris_errname(job->rc), m->n,
+		    (unsigned long long)m->msg_id, m->duplicate ?
+		    " (duplicate)" : "");
 	iris_send_free(m);
 }
 

@@ -24,6 +24,18 @@ const char *const iris__store_rsql[RS_COUNT] = {
 	    " WHERE user = ?1",
 	[RS_REVOKED] = "SELECT 1 FROM revocations WHERE kind = ?1"
 	    " AND key = ?2",
+	[RS_SETTINGS] = "SELECT privacy, receipts FROM accounts"
+	    " WHERE user = ?1",
+	[RS_CONTACT] = "SELECT 1 FROM contacts WHERE user = ?1"
+	    " AND contact = ?2",
+	[RS_CONTACTS] = "SELECT contact FROM contacts WHERE user = ?1"
+	    " ORDER BY contact LIMIT ?2",
+	[RS_DEPTH_ALL] = "SELECT coalesce(sum(head_seq - acked_seq), 0)"
+	    " FROM boxes",
+	/* The first unacked message of each inbox that has one. */
+	[RS_OLDEST] = "SELECT min(i.received_ms) FROM boxes b"
+	    " JOIN inbox i ON i.box = b.id AND i.seq = b.acked_seq + 1"
+	    " WHERE b.head_seq > b.acked_seq",
 };
 
 static int
@@ -99,6 +111,40 @@ iris_store_depth(struct iris_store *s, const char *user, uint32_t device,
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return read_error(s, "reading an inbox's depth");
+	return IRIS_OK;
+}
+
+/* Run once at open: the depth is kept up to date from then on. */
+uint64_t
+iris__store_depth_all(struct iris_store *s)
+{
+	sqlite3_stmt *st = s->rs[RS_DEPTH_ALL];
+	uint64_t n = 0;
+
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return n;
+}
+
+/*
+ * When the oldest unacked message was stored (0: none). It looks at the
+ * first unacked message of every inbox holding one, so callers keep the
+ * answer for a while (the metrics endpoint does).
+ */
+int
+iris__store_oldest_unacked(struct iris_store *s, uint64_t *ms)
+{
+	sqlite3_stmt *st = s->rs[RS_OLDEST];
+	int rc;
+
+	*ms = 0;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*ms = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return read_error(s, "finding the oldest unacked message");
 	return IRIS_OK;
 }
 

@@ -36,11 +36,12 @@ struct iris__store_opts {
 /* Statements of the writer connection. */
 enum {
 	WS_SEND_GET, WS_SEND_PUT, WS_BOX_GET, WS_BOX_NEW, WS_BOX_HEAD,
-	WS_INBOX_PUT, WS_ACK, WS_COUNT
+	WS_INBOX_PUT, WS_ACK, WS_RCPT_SCAN, WS_RECEIPTS_ON, WS_COUNT
 };
 /* Statements of the read connection. */
 enum {
 	RS_SCAN, RS_DEPTH, RS_DEVICE, RS_USER, RS_DEVLIST, RS_REVOKED,
+	RS_SETTINGS, RS_CONTACT, RS_CONTACTS, RS_DEPTH_ALL, RS_OLDEST,
 	RS_COUNT
 };
 
@@ -69,6 +70,7 @@ struct iris_store {
 	unsigned		 recover_wait_ms;
 	uint64_t		 next_prune_ms;
 	int64_t			 prune_from_box;
+	struct iris_chain	*touched;	/* chains sent on in this batch */
 
 	/* Shared: set by the writer, read anywhere (atomics). */
 	int			 read_only;
@@ -81,6 +83,8 @@ struct iris_store {
 	uint64_t		 n_checkpoints;
 	uint64_t		 n_pruned_msgs;
 	uint64_t		 n_pruned_sends;
+	uint64_t		 n_receipts;	/* delivery receipts stored */
+	uint64_t		 n_depth;	/* unacked messages, all inboxes */
 
 	/* Loop side. */
 	sqlite3			*rdb;
@@ -97,6 +101,28 @@ struct iris_target {
 	size_t			 len;
 };
 
+/*
+ * A sending device's FIFO chain (lib/core): a chained send is stored only
+ * when every earlier send of its chain was, so once one is refused the
+ * later ones are refused too (IRIS_ESTATE) and the sender starts a new
+ * chain when it resends, in order. Sends carry their index in the chain.
+ */
+struct iris_chain {
+	/* The loop's side. */
+	int			 refs;
+	uint64_t		 submitted;	/* index of the last send queued */
+	int			 broken;	/* a send refused before the store */
+	/* The writer thread's side: the next index the chain takes, as
+	 * committed and within the batch being run. */
+	uint64_t		 w_next;
+	uint64_t		 w_tent;
+	int			 w_touched;
+	struct iris_chain	*w_link;
+};
+
+/* The stored class of the delivery receipts the server makes. */
+#define IRIS__CLASS_DELIVERY	16
+
 struct iris_send {
 	struct iris_job		 job;		/* first: jobs are sends */
 	struct iris_store	*store;
@@ -109,6 +135,9 @@ struct iris_send {
 	struct iris_target	*t;
 	size_t			 n;
 	size_t			 cap;
+	struct iris_chain	*chain;		/* NULL: not chained */
+	uint64_t		 idx;		/* its index in the chain */
+	char			 trace[33];	/* for log lines, "" if none */
 	/* Results, set on the writer thread. */
 	uint64_t		 msg_id;
 	uint64_t		*seqs;
@@ -146,19 +175,65 @@ extern const struct iris_job_ops iris__send_job_ops;
 extern const char *const iris__store_wsql[WS_COUNT];
 int	 iris__store_fatal(struct iris_store *s, int sqlite_rc,
 	    const char *what);
+int	 iris__store_step_done(struct iris_store *s, sqlite3_stmt *st,
+	    const char *what);
+/* The inbox of a target, made when it is new. */
+int	 iris__store_box_get(struct iris_store *s,
+	    const struct iris_target *t, int64_t *box, uint64_t *head,
+	    uint64_t *acked);
 
 /* lib/store/cursor.c: acks. */
 extern const struct iris_job_ops iris__ack_job_ops;
+
+/* Most seqs one ack job may cover when it makes receipts. */
+#define IRIS_RCPT_MAX		1024
+
+/* A delivery receipt stored in the inbox of the message's sender. */
+struct iris_rcpt {
+	char			 user[65];	/* the sender: whose inbox */
+	uint32_t		 device;
+	uint64_t		 seq;		/* its seq there */
+	uint64_t		 msg_id;	/* the message delivered */
+	uint8_t			 cmid[16];
+	uint64_t		 at_ms;
+};
+
+struct iris_ack_job;
+typedef void (*iris__ack_done_cb)(struct iris_ack_job *job, void *arg);
+
 struct iris_ack_job {
 	struct iris_job		 job;
 	struct iris_store	*store;
 	iris_ack_cb		 cb;
+	iris__ack_done_cb	 icb;		/* the core's, instead of cb */
 	void			*arg;
 	char			 user[65];
 	uint32_t		 device;
 	uint64_t		 seq;
-	uint64_t		 acked;		/* result */
+	int			 receipts;	/* make delivery receipts */
+	uint64_t		 acked;		/* result: the cursor */
+	uint64_t		 advanced;	/* result: how far it moved */
+	struct iris_rcpt	*rcpts;		/* result: receipts stored */
+	size_t			 nrcpts;
 };
+
+/*
+ * The core's ack: like iris_store_ack, and with receipts set, a delivery
+ * receipt for the sender of each message (class 0 from another user)
+ * that the ack covers, if the ack covers at most IRIS_RCPT_MAX seqs and
+ * the acking user has receipts on. IRIS_EINVAL (job rc) past the head.
+ */
+int	 iris__store_ack_ex(struct iris_store *s, const char *user,
+	    uint32_t device, uint64_t seq, int receipts, iris__ack_done_cb cb,
+	    void *arg);
+
+/* Chains (loop side). */
+struct iris_chain *iris__chain_new(void);
+void	 iris__chain_unref(struct iris_chain *c);
+/* Chains a send before iris_store_append: takes a reference. */
+void	 iris__send_chain(struct iris_send *m, struct iris_chain *c);
+/* Writer side, at the end of a batch. */
+void	 iris__chains_settle(struct iris_store *s, int committed);
 
 /* lib/store/maint.c: checkpoints, pruning, recovery (writer thread). */
 void	 iris__store_tick(void *ctx);
@@ -183,5 +258,7 @@ void	 iris__store_worker_stats(struct iris_store *s,
 /* lib/store/read.c */
 #define IRIS_STORE_SCAN_MAX	4096	/* messages in one scan */
 extern const char *const iris__store_rsql[RS_COUNT];
+uint64_t iris__store_depth_all(struct iris_store *s);
+int	 iris__store_oldest_unacked(struct iris_store *s, uint64_t *ms);
 
 #endif /* IRIS_STORE_STORE_H */

@@ -12,5 +12,7 @@
 uint64_t	 iris__clock_realtime_ms(void *arg);
 /* Monotonic clock in µs, for rates and deadlines. */
 uint64_t	 iris__clock_mono_us(void);
+/* Wall clock in µs, for latencies measured across processes. */
+uint64_t	 iris__clock_realtime_us(void);
 
 #endif /* IRIS_UTIL_CLOCK_H */

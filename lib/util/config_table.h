@@ -138,6 +138,27 @@
 	    "New connections per second from one IP address, sustained.")\
 	X(CONN_BURST, "conn_burst", UINT, "100", 1, 1000000, NULL,	\
 	    NULL,							\
-	    "New connections one IP address may open at once.")
+	    "New connections one IP address may open at once.")	\
+	X(PUSH_WINDOW, "push_window", UINT, "256", 1, 4096, NULL, NULL,	\
+	    "Deliveries pushed to a connection and not yet acknowledged;"\
+	    " past it, pushes wait for the client's acks.")		\
+	X(MAX_INFLIGHT, "max_inflight", UINT, "256", 1, 65536, NULL,	\
+	    NULL,							\
+	    "Requests of one connection handled at once; more are"	\
+	    " refused with ERR_OVERLOADED and a retry-after.")		\
+	X(MAX_PRESENCE_SUBS, "max_presence_subscriptions", UINT, "1024",\
+	    1, 65536, NULL, NULL,					\
+	    "Users one connection may watch the presence of.")		\
+	X(MAX_CONTACTS, "max_contacts", UINT, "4096", 1, 4096, NULL,	\
+	    NULL,							\
+	    "Users on one contact list.")				\
+	X(BUS_QUEUE, "bus_queue", UINT, "65536", 16, 10000000, NULL,	\
+	    NULL,							\
+	    "Requests waiting for the core services; past it, requests"	\
+	    " are refused with ERR_OVERLOADED.")			\
+	X(SHED_AT, "shed_at", UINT, "4096", 1, 10000000, NULL, NULL,	\
+	    "Store write queue depth from which typing indicators are"	\
+	    " refused; presence updates wait from twice it, and acks"	\
+	    " make no delivery receipts from four times it.")
 
 #endif /* IRIS_UTIL_CONFIG_TABLE_H */

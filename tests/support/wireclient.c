@@ -18,6 +18,32 @@ on_open(struct iris_netconn *c, void *arg)
 	((struct wc *)arg)->open = 1;
 }
 
+/* Doubles the ring, keeping the order of what it holds. */
+static int
+grow(struct wc *w)
+{
+	size_t cap = w->cap != 0 ? w->cap * 2 : 64, i;
+	uint8_t **raw = malloc(cap * sizeof(*raw));
+	size_t *len = malloc(cap * sizeof(*len));
+
+	if (raw == NULL || len == NULL || cap > WC_QUEUE_MAX) {
+		free(raw);
+		free(len);
+		return -1;
+	}
+	for (i = 0; i < w->n; i++) {
+		raw[i] = w->raw[(w->head + i) % w->cap];
+		len[i] = w->rawlen[(w->head + i) % w->cap];
+	}
+	free(w->raw);
+	free(w->rawlen);
+	w->raw = raw;
+	w->rawlen = len;
+	w->cap = cap;
+	w->head = 0;
+	return 0;
+}
+
 static void
 on_data(struct iris_netconn *c, const uint8_t *p, size_t n, void *arg)
 {
@@ -36,12 +62,14 @@ on_data(struct iris_netconn *c, const uint8_t *p, size_t n, void *arg)
 		n -= used;
 		if (frame == NULL)
 			break;
-		if (w->n == WC_QUEUE) {
+		/* Growing moves the pointers, not the bytes: the frame
+		 * handed out stays valid. */
+		if (w->n == w->cap && grow(w) != 0) {
 			w->bad = 1;
 			return;
 		}
 		/* Each queued frame keeps its own copy of its bytes. */
-		slot = (w->head + w->n) % WC_QUEUE;
+		slot = (w->head + w->n) % w->cap;
 		w->raw[slot] = malloc(flen);
 		memcpy(w->raw[slot], frame, flen);
 		w->rawlen[slot] = flen;
@@ -107,7 +135,7 @@ drop_head(struct wc *w)
 		return;
 	iris__wire_msg_reset(&w->cur);
 	free(w->raw[w->head]);
-	w->head = (w->head + 1) % WC_QUEUE;
+	w->head = (w->head + 1) % w->cap;
 	w->n--;
 }
 
@@ -116,6 +144,8 @@ wc_close(struct wc *w)
 {
 	while (w->n > 0)
 		drop_head(w);
+	free(w->raw);
+	free(w->rawlen);
 	iris__netconn_free(w->c);
 	iris__framer_free(&w->fr);
 	iris__tls_ctx_free(w->tls);

@@ -19,7 +19,7 @@
 #include "wire/frame.h"
 #include "wire/msg.h"
 
-#define WC_QUEUE	64	/* frames received, not yet taken */
+#define WC_QUEUE_MAX	(1u << 20)	/* frames received, not yet taken */
 
 struct wc {
 	struct event_base	*base;
@@ -30,10 +30,11 @@ struct wc {
 	int			 open;
 	int			 closed;
 	int			 close_err;
-	/* Frames not yet taken, each with its own bytes; the one handed
-	 * out is decoded into cur. */
-	uint8_t			*raw[WC_QUEUE];
-	size_t			 rawlen[WC_QUEUE];
+	/* Frames not yet taken (a ring that grows), each with its own
+	 * bytes; the one handed out is decoded into cur. */
+	uint8_t			**raw;
+	size_t			*rawlen;
+	size_t			 cap;
 	struct iris_wire_msg	 cur;
 	size_t			 head, n;
 	int			 bad;		/* undecodable frame seen */
