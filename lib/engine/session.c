@@ -458,6 +458,12 @@ dispatch(struct iris_session *s, struct iris_wire_msg *m)
 	case iris_v1_Frame_contacts_edit_tag:
 		iris__edge_forward(s, m, IRIS_BUS_CONTACTS_EDIT);
 		return;
+	case iris_v1_Frame_key_bundle_upload_tag:
+		iris__edge_forward(s, m, IRIS_BUS_KEYS_UPLOAD);
+		return;
+	case iris_v1_Frame_key_bundle_fetch_tag:
+		iris__edge_forward(s, m, IRIS_BUS_KEYS_FETCH);
+		return;
 	default:
 		break;
 	}
@@ -492,7 +498,12 @@ on_frame(struct iris_session *s, const uint8_t *p, size_t n)
 		    "%llu %s", s->peer, s->trace,
 		    (unsigned long long)m.f.request_id,
 		    iris__wire_bodyname(m.f.which_body));
-	if (rc != IRIS_OK) {
+	if (rc != IRIS_OK && m.wire_err == iris_v1_ErrorCode_ERR_BAD_REQUEST &&
+	    s->state != S_HELLO) {
+		/* Well formed but over a field's bound: refused, the session
+		 * goes on (the framer has consumed the whole frame). */
+		iris__session_error(s, m.f.request_id, m.wire_err, 0, m.detail);
+	} else if (rc != IRIS_OK) {
 		s->eng->st[ST_MALFORMED]++;
 		iris__log(&s->eng->log, IRIS_LOG_INFO, "%s: %s (%s); closing",
 		    s->peer, iris__wire_errname(m.wire_err),
