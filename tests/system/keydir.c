@@ -206,7 +206,8 @@ fetch_msg(struct iris_wire_msg *m, uint64_t rid, const char *user,
 	m->f.which_body = iris_v1_Frame_key_bundle_fetch_tag;
 	f->user.size = (pb_size_t)strlen(user);
 	memcpy(f->user.bytes, user, f->user.size);
-	memcpy(f->device_ids, ids, (size_t)n * sizeof(*ids));
+	if (n > 0)
+		memcpy(f->device_ids, ids, (size_t)n * sizeof(*ids));
 	f->device_ids_count = (pb_size_t)n;
 }
 
@@ -710,13 +711,15 @@ concurrent(struct world *w, unsigned seed)
 	static const uint32_t one[] = { 1 };
 	static uint8_t seen[MAXID + 1];
 	struct iris_wire_msg m;
-	uint64_t t0 = iris__clock_mono_us(), out0, last0;
+	uint64_t t0 = iris__clock_mono_us(), out0, last0, commits0, commits,
+	    maxb = 0;
 	uint32_t pool = pool_of(&w->a.dev[0]), low[8];
 	size_t total, sent = 0;
 	int i, k, got = 0, last = 0, bad = 0, nl;
 
 	rng = seed != 0 ? seed : 1;
 	total = pool + 61;
+	iris_store_stat(eng->store, "commits", &commits0);
 	out0 = stat("prekeys_handed_out");
 	last0 = stat("prekeys_exhausted");
 	while (sent < total) {
@@ -732,6 +735,8 @@ concurrent(struct world *w, unsigned seed)
 	}
 	EXPECT(run_until(base, all_answered, &total, 30000),
 	    "%zu fetches not all answered", total);
+	iris_store_stat(eng->store, "commits", &commits);
+	iris_store_stat(eng->store, "max_batch", &maxb);
 	for (i = 0; i < NFETCHERS; i++)
 		take_answers(w, i, seen, &got, &last, &bad);
 	EXPECT(bad == 0, "%d bad answers", bad);
@@ -746,9 +751,11 @@ concurrent(struct world *w, unsigned seed)
 	    stat("prekeys_exhausted") - last0 == total - pool,
 	    "key counters");
 	EXPECT(pool_of(&w->a.dev[0]) == 0, "pool not empty");
-	printf("keydir: %zu fetches over %d connections: %d one-time prekeys "
-	    "each handed out once, %d with the signed prekey alone, %llu ms\n",
-	    total, NFETCHERS, got, last,
+	printf("keydir: %zu fetches over %d connections in %llu commits "
+	    "(largest batch %llu jobs): %d one-time prekeys each handed out "
+	    "once, %d with the signed prekey alone, %llu ms\n", total,
+	    NFETCHERS, (unsigned long long)(commits - commits0),
+	    (unsigned long long)maxb, got, last,
 	    (unsigned long long)((iris__clock_mono_us() - t0) / 1000));
 	/* The owner heard when its pool went below the mark and ran out. */
 	drain(&w->a.c[0]);
