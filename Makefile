@@ -190,7 +190,7 @@ $(FUZZ_BIN): $(FUZZ_SRCS) $(wildcard lib/*/*.h) include/iris.h
 	    $(NANOPB_LIBS)
 
 .PHONY: all lib programs examples tests check _check run _run deps install uninstall \
-	clean proto fuzz fuzz-corpus bench-store bench-conn
+	clean proto fuzz fuzz-corpus bench-store bench-conn bench-msg
 all: lib programs examples $(CONF_SAMPLE)
 examples: $(EXAMPLES)
 lib: $(LIB_SO) $(LIB_A)
@@ -259,6 +259,14 @@ bench-conn: $(BUILD)/tests/bench/conn_bench all
 	$(Q)d=$$(mktemp -d) && cd $$d && IRIS_BUILD=$(CURDIR)/$(BUILD) \
 	    LD_LIBRARY_PATH=$(CURDIR)/$(BUILD) \
 	    $(CURDIR)/$(BUILD)/tests/bench/conn_bench $(BENCH_ARGS); \
+	    rc=$$?; rm -rf $$d; exit $$rc
+
+# A small messaging load run through a real irisd: messages/s, send->ack
+# and send->delivery p50/p99, every delivery checked.
+bench-msg: $(BUILD)/tests/bench/msg_bench all
+	$(Q)d=$$(mktemp -d) && cd $$d && IRIS_BUILD=$(CURDIR)/$(BUILD) \
+	    LD_LIBRARY_PATH=$(CURDIR)/$(BUILD) \
+	    $(CURDIR)/$(BUILD)/tests/bench/msg_bench $(BENCH_ARGS); \
 	    rc=$$?; rm -rf $$d; exit $$rc
 
 fuzz: $(FUZZ_BIN)

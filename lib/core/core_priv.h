@@ -70,6 +70,7 @@ struct iris_core {
 	struct iris_hmap	 presence;	/* by user */
 	struct iris_hmap	 watchers;	/* by conn: subscriptions */
 	size_t			 dirty;		/* presence not yet told */
+	size_t			 trim_at;	/* presence entries */
 	struct event		*tick;
 	struct iris_core_stats	 st;
 };

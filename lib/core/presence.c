@@ -90,7 +90,9 @@ pres_trim(struct iris_core *core)
 	struct pres *p;
 	size_t cur = 0;
 
-	if (core->presence.n <= PRES_MAX)
+	/* Each sweep at least halves what is idle, or waits until the
+	 * map has doubled: never a sweep per login. */
+	if (core->presence.n <= PRES_MAX || core->presence.n < core->trim_at)
 		return;
 	while ((n = iris__hmap_each(&core->presence, &cur, &it)) != NULL) {
 		p = IRIS__CONTAINER(n, struct pres, node);
@@ -99,6 +101,7 @@ pres_trim(struct iris_core *core)
 			iris__free(p);
 		}
 	}
+	core->trim_at = 2 * core->presence.n;
 }
 
 int
@@ -516,9 +519,11 @@ contacts_edit(struct iris_core *core, struct iris_bus_req *req)
 	}
 	memcpy(j->user, req->from.user, sizeof(j->user));
 	for (i = 0; i < ce->add_count && i < IRIS_CONTACTS_EDIT_MAX; i++)
-		copy_user(j->add[j->nadd++], ce->add[i]);
+		copy_user(j->add[i], ce->add[i]);
+	j->nadd = i;
 	for (i = 0; i < ce->remove_count && i < IRIS_CONTACTS_EDIT_MAX; i++)
-		copy_user(j->del[j->ndel++], ce->remove[i]);
+		copy_user(j->del[i], ce->remove[i]);
+	j->ndel = i;
 	j->max_contacts = core->max_contacts;
 	if ((rc = iris__core_acct_submit(core, req, j, contacts_done)) !=
 	    IRIS_OK)

@@ -352,10 +352,11 @@ cmd_user_list(struct admin_conn *c, char **av, int ac)
 }
 
 static void
-flagged(int result, void *arg)
+flagged(struct iris_engine *eng, int result, void *arg)
 {
 	struct admin_conn *c = arg;
 
+	(void)eng;
 	if (!job_back(c))
 		return;
 	if (result == IRIS_ENOTFOUND)
@@ -376,7 +377,7 @@ set_disabled(struct admin_conn *c, const char *user, int disabled)
 		finish(c, "no such user");
 	else if (rc != IRIS_OK)
 		store_failed(c);
-	else if ((rc = iris__store_set_disabled(store, user, disabled,
+	else if ((rc = iris__engine_disable(c->adm->eng, user, disabled,
 	    flagged, c)) != IRIS_OK)
 		finish_rc(c, rc, "storing the change");
 	else
@@ -492,19 +493,18 @@ cmd_device_revoke(struct admin_conn *c, char **av, int ac)
 }
 
 static void
-acct_done(struct iris_acct_job *j, void *arg)
+token_revoked(struct iris_engine *eng, int result, void *arg)
 {
 	struct admin_conn *c = arg;
 
+	(void)eng;
 	if (job_back(c))
-		finish_rc(c, j->job.rc, "storing the revocation");
+		finish_rc(c, result, "storing the revocation");
 }
 
 static void
 cmd_token_revoke(struct admin_conn *c, char **av, int ac)
 {
-	struct iris_store *store = c->adm->eng->store;
-	struct iris_acct_job *j;
 	uint8_t id[16];
 	size_t len = 0;
 	int rc;
@@ -516,17 +516,10 @@ cmd_token_revoke(struct admin_conn *c, char **av, int ac)
 		finish(c, "TOKEN_ID_HEX must be 32 hex digits");
 		return;
 	}
-	if ((j = iris__acct_job_new(store, ACCT_REVOKE, acct_done, c)) ==
-	    NULL) {
-		finish_rc(c, IRIS_ENOMEM, "revoking");
-		return;
-	}
-	j->revoke_kind = IRIS_REVOKE_TOKEN;
-	memcpy(j->revoke_key, id, sizeof(id));
-	j->revoke_len = sizeof(id);
-	j->expires_ms = iris__clock_realtime_ms(NULL) + TOKEN_KEEP_MS;
-	if ((rc = iris__acct_submit(store, j)) != IRIS_OK)
-		finish_rc(c, rc, "revoking");	/* j was freed */
+	if ((rc = iris__engine_revoke_token(c->adm->eng, id,
+	    iris__clock_realtime_ms(NULL) + TOKEN_KEEP_MS, token_revoked, c)) !=
+	    IRIS_OK)
+		finish_rc(c, rc, "revoking");
 	else
 		c->pending = 1;
 }

@@ -4,7 +4,8 @@
  * policy with proof of the identity key, login by a signature bound to the
  * TLS channel or by a server-signed session token, logout, link tokens,
  * failed-login limits per account, revocations enforced on live sessions.
- * Writes go to the store asynchronously; answers are sent once durable.
+ * Proofs are checked here; writes go to the core over the bus and are
+ * answered once durable. Logins read the store on the loop.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -144,68 +145,50 @@ count_failure(struct iris_engine *eng, const char *user)
 	f->count++;
 }
 
-/* A store refusal as the error a client can act on. */
-static void
-store_error(struct iris_session *s, uint64_t rid, int rc)
-{
-	if (rc == IRIS_EAGAIN)
-		iris__session_error(s, rid, iris_v1_ErrorCode_ERR_OVERLOADED,
-		    100, "the store is busy");
-	else
-		iris__session_error(s, rid,
-		    iris_v1_ErrorCode_ERR_STORE_UNAVAILABLE, 1000,
-		    "the store is not writable");
-}
-
 /* Registration: answered once the new device is durable. */
-struct reg_ctx {
-	struct iris_session	*s;
-	uint64_t		 rid;
-};
-
 static void
-registered(struct iris_acct_job *j, void *arg)
+registered(struct iris_bus_req *r, void *arg)
 {
-	struct reg_ctx *r = arg;
-	struct iris_session *s = r->s;
+	struct iris_session *s = arg;
 	struct iris_wire_msg m;
 	int code = 0;
 
-	if (iris__session_release(s)) {
-		switch (j->job.rc) {
-		case IRIS_OK:
-			break;
-		case IRIS_EEXIST:
-			code = iris_v1_ErrorCode_ERR_USER_EXISTS;
-			break;
-		case IRIS_EDENIED:
-			code = j->code[0] == '\0' ?
-			    iris_v1_ErrorCode_ERR_REGISTRATION_CLOSED :
-			    iris_v1_ErrorCode_ERR_BAD_INVITE;
-			break;
-		case IRIS_ELIMIT:
-			code = iris_v1_ErrorCode_ERR_TOO_MANY_DEVICES;
-			break;
-		default:
-			store_error(s, r->rid, j->job.rc);
-			iris__free(r);
-			return;
-		}
-		if (code != 0)
-			iris__session_error(s, r->rid, code, 0, NULL);
-		else {
-			iris__session_engine(s)->st[ST_REGISTRATIONS]++;
-			iris__wire_msg_init(&m);
-			m.f.request_id = r->rid;
-			m.f.which_body = iris_v1_Frame_registered_tag;
-			m.f.body.registered.device_id = j->out_device;
-			m.f.body.registered.primary = j->out_primary;
-			iris__session_new_challenge(s,
-			    m.f.body.registered.challenge);
-			iris__session_send(s, &m);
-		}
+	if (!iris__edge_back(s))
+		return;
+	if (r->rep.code != 0) {
+		iris__edge_reply(s, r);
+		return;
 	}
-	iris__free(r);
+	switch (r->rep.acct.rc) {
+	case IRIS_OK:
+		break;
+	case IRIS_EEXIST:
+		code = iris_v1_ErrorCode_ERR_USER_EXISTS;
+		break;
+	case IRIS_EDENIED:
+		code = r->u.acct.code[0] == '\0' ?
+		    iris_v1_ErrorCode_ERR_REGISTRATION_CLOSED :
+		    iris_v1_ErrorCode_ERR_BAD_INVITE;
+		break;
+	case IRIS_ELIMIT:
+		code = iris_v1_ErrorCode_ERR_TOO_MANY_DEVICES;
+		break;
+	default:
+		code = iris_v1_ErrorCode_ERR_INTERNAL;
+		break;
+	}
+	if (code != 0) {
+		iris__session_error(s, r->rid, code, 0, NULL);
+		return;
+	}
+	iris__session_engine(s)->st[ST_REGISTRATIONS]++;
+	iris__wire_msg_init(&m);
+	m.f.request_id = r->rid;
+	m.f.which_body = iris_v1_Frame_registered_tag;
+	m.f.body.registered.device_id = r->rep.acct.out_device;
+	m.f.body.registered.primary = r->rep.acct.out_primary;
+	iris__session_new_challenge(s, m.f.body.registered.challenge);
+	iris__session_send(s, &m);
 }
 
 void
@@ -216,11 +199,11 @@ iris__auth_register(struct iris_session *s, struct iris_wire_msg *m)
 	uint64_t rid = m->f.request_id;
 	uint8_t msg[256];
 	const uint8_t *ch;
-	struct iris_acct_job *j;
-	struct reg_ctx *r;
+	struct iris_bus_req *r;
+	struct iris_bus_acct *a;
 	char user[65];
 	size_t n;
-	int policy, rc;
+	int policy;
 
 	copy_user(user, &rg->user);
 	if ((ch = iris__session_take_challenge(s)) == NULL) {
@@ -247,33 +230,23 @@ iris__auth_register(struct iris_session *s, struct iris_wire_msg *m)
 		    "refused by the server's policy");
 		return;
 	}
-	if ((j = iris__acct_job_new(eng->store, ACCT_REGISTER, registered,
-	    NULL)) == NULL || (r = iris__calloc(1, sizeof(*r))) == NULL) {
-		iris__free(j);
-		store_error(s, rid, IRIS_EAGAIN);
+	/* Not logged in: the request names the device being made. */
+	if ((r = iris__edge_req(s, IRIS_BUS_REGISTER, rid)) == NULL)
 		return;
-	}
-	memcpy(j->user, user, sizeof(user));
-	memcpy(j->key, rg->identity_key, 32);
-	snprintf(j->name, sizeof(j->name), "%s", rg->device_name);
+	a = &r->u.acct;
+	memcpy(a->user, user, sizeof(user));
+	memcpy(r->from.user, user, sizeof(user));
+	memcpy(a->key, rg->identity_key, 32);
+	snprintf(a->name, sizeof(a->name), "%s", rg->device_name);
 	if (rg->link_token.size > 0) {
-		memcpy(j->code, rg->link_token.bytes, rg->link_token.size);
-		j->code[rg->link_token.size] = '\0';
-		j->is_link = 1;
+		memcpy(a->code, rg->link_token.bytes, rg->link_token.size);
+		a->code[rg->link_token.size] = '\0';
+		a->is_link = 1;
 	} else
-		snprintf(j->code, sizeof(j->code), "%s", rg->invite_code);
-	j->open_policy = policy != 0;
-	j->max_devices = (eng->lim.max_envelopes + 1) / 2;
-	r->s = s;
-	r->rid = rid;
-	j->arg = r;
-	j->drop = iris__free;
-	iris__session_hold(s);
-	if ((rc = iris__acct_submit(eng->store, j)) != IRIS_OK) {
-		iris__session_release(s);
-		iris__free(r);
-		store_error(s, rid, rc);
-	}
+		snprintf(a->code, sizeof(a->code), "%s", rg->invite_code);
+	a->open_policy = policy != 0;
+	a->max_devices = (eng->lim.max_envelopes + 1) / 2;
+	(void)iris__edge_submit(s, r, registered);
 }
 
 /*
@@ -360,7 +333,11 @@ login_ok(struct iris_session *s, uint64_t rid, const char *user,
 	(void)iris_store_depth(eng->store, user, device, &li->acked_seq,
 	    &li->head_seq);
 	iris__session_login(s, user, device, id);
-	iris__edge_attach(s, li->acked_seq, li->head_seq);
+	if (iris__edge_attach(s, li->acked_seq, li->head_seq) != IRIS_OK) {
+		iris__session_bye(s, iris_v1_ErrorCode_ERR_OVERLOADED, 1000,
+		    "out of memory");
+		return;
+	}
 	eng->st[resumed ? ST_LOGINS_RESUMED : ST_LOGINS]++;
 	iris__log(&eng->log, IRIS_LOG_INFO, "%s: trace %s: %s/%u logged in%s",
 	    iris__session_peer(s), iris__session_trace(s), user, device,
@@ -450,52 +427,28 @@ iris__auth_login(struct iris_session *s, struct iris_wire_msg *m)
 
 /* Logout: with revoke_token, the token is dead before the answer. */
 static void
-logged_out(struct iris_acct_job *j, void *arg)
+logged_out(struct iris_bus_req *r, void *arg)
 {
 	struct iris_session *s = arg;
-	struct iris_wire_msg m;
 
-	if (!iris__session_release(s))
+	if (!iris__edge_back(s))
 		return;
-	if (j->job.rc != IRIS_OK) {
-		store_error(s, j->version, j->job.rc);
-		return;
-	}
-	iris__wire_msg_init(&m);
-	m.f.request_id = j->version;
-	m.f.which_body = iris_v1_Frame_done_tag;
-	iris__session_send(s, &m);
-	iris__session_bye(s, iris_v1_ErrorCode_ERR_NOT_AUTHENTICATED, 0,
-	    "logged out");
+	iris__edge_reply(s, r);
+	if (r->rep.code == 0)
+		iris__session_bye(s, iris_v1_ErrorCode_ERR_NOT_AUTHENTICATED,
+		    0, "logged out");
 }
 
 void
 iris__auth_logout(struct iris_session *s, struct iris_wire_msg *m)
 {
 	struct iris_engine *eng = iris__session_engine(s);
-	struct iris_acct_job *j;
-	const char *user;
-	uint32_t device;
-	int rc;
+	struct iris_bus_req *r;
+	struct iris_wire_msg done;
+	struct iris_bus_acct *a;
 
-	if ((j = iris__acct_job_new(eng->store, ACCT_REVOKE, logged_out,
-	    s)) == NULL) {
-		store_error(s, m->f.request_id, IRIS_EAGAIN);
-		return;
-	}
-	user = iris__session_user(s, &device);
-	snprintf(j->user, sizeof(j->user), "%s", user);
-	j->version = m->f.request_id;	/* carried to the answer */
-	j->revoke_kind = IRIS_REVOKE_TOKEN;
-	memcpy(j->revoke_key, iris__session_token_id(s), 16);
-	j->revoke_len = 16;
-	j->expires_ms = iris__clock_realtime_ms(NULL) +
-	    iris__config_uint(eng->cfg, IRIS__OPT_TOKEN_LIFETIME);
 	if (!m->f.body.logout.revoke_token) {
 		/* Nothing to make durable: answer now. */
-		struct iris_wire_msg done;
-
-		iris__free(j);
 		iris__wire_msg_init(&done);
 		done.f.request_id = m->f.request_id;
 		done.f.which_body = iris_v1_Frame_done_tag;
@@ -504,9 +457,14 @@ iris__auth_logout(struct iris_session *s, struct iris_wire_msg *m)
 		    0, "logged out");
 		return;
 	}
-	iris__session_hold(s);
-	if ((rc = iris__acct_submit(eng->store, j)) != IRIS_OK) {
-		iris__session_release(s);
-		store_error(s, m->f.request_id, rc);
-	}
+	if ((r = iris__edge_req(s, IRIS_BUS_REVOKE, m->f.request_id)) == NULL)
+		return;
+	a = &r->u.acct;
+	snprintf(a->user, sizeof(a->user), "%s", r->from.user);
+	a->revoke_kind = IRIS_REVOKE_TOKEN;
+	memcpy(a->revoke_key, iris__session_token_id(s), 16);
+	a->revoke_len = 16;
+	a->expires_ms = iris__clock_realtime_ms(NULL) +
+	    iris__config_uint(eng->cfg, IRIS__OPT_TOKEN_LIFETIME);
+	(void)iris__edge_submit(s, r, logged_out);
 }

@@ -1,14 +1,13 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Devices at the edge: link tokens from a user's primary device, signed
- * device lists (a put must be a higher version, signed by the primary,
- * naming registered devices with their keys), revocations checked on live
- * sessions, and the administration calls of the public API.
+ * Devices at the edge: link tokens from a user's primary device, device
+ * lists read for clients (puts are checked and stored by the core),
+ * revocations checked on live sessions, and the administration calls of
+ * the public API. Every write goes to the core over the bus.
  */
 #include <stdio.h>
 #include <string.h>
 
-#include <pb_decode.h>
 #include <sodium.h>
 
 #include "iris.h"
@@ -20,24 +19,14 @@
 #define LINK_TTL_MS	(10 * 60 * 1000)
 #define PRIMARY_DEVICE	1
 
-static void
-reply_done(struct iris_session *s, uint64_t rid)
+/* A refusal of the core, for an administrator's callback. */
+static int
+admin_rc(const struct iris_bus_req *r)
 {
-	struct iris_wire_msg m;
-
-	iris__wire_msg_init(&m);
-	m.f.request_id = rid;
-	m.f.which_body = iris_v1_Frame_done_tag;
-	iris__session_send(s, &m);
-}
-
-static void
-refused(struct iris_session *s, uint64_t rid, int rc)
-{
-	iris__session_error(s, rid, rc == IRIS_EAGAIN ?
-	    iris_v1_ErrorCode_ERR_OVERLOADED :
-	    iris_v1_ErrorCode_ERR_STORE_UNAVAILABLE, rc == IRIS_EAGAIN ?
-	    100 : 1000, NULL);
+	if (r->rep.code == 0)
+		return r->rep.acct.rc;
+	return r->rep.code == iris_v1_ErrorCode_ERR_OVERLOADED ? IRIS_EAGAIN :
+	    IRIS_ESTORE;
 }
 
 /* A random code of 32 lowercase hex digits. */
@@ -50,44 +39,36 @@ make_code(char out[33])
 	sodium_bin2hex(out, 33, raw, sizeof(raw));
 }
 
-struct link_ctx {
-	struct iris_session	*s;
-	uint64_t		 rid;
-};
-
 static void
-linked(struct iris_acct_job *j, void *arg)
+linked(struct iris_bus_req *r, void *arg)
 {
-	struct link_ctx *l = arg;
+	struct iris_session *s = arg;
 	struct iris_wire_msg m;
+	size_t n = strlen(r->u.acct.code);
 
-	if (iris__session_release(l->s)) {
-		if (j->job.rc != IRIS_OK)
-			refused(l->s, l->rid, j->job.rc);
-		else {
-			iris__wire_msg_init(&m);
-			m.f.request_id = l->rid;
-			m.f.which_body = iris_v1_Frame_link_token_tag;
-			m.f.body.link_token.token.size =
-			    (pb_size_t)strlen(j->code);
-			memcpy(m.f.body.link_token.token.bytes, j->code,
-			    strlen(j->code));
-			m.f.body.link_token.expires_ms = j->expires_ms;
-			iris__session_send(l->s, &m);
-		}
+	if (!iris__edge_back(s))
+		return;
+	if (r->rep.code != 0 || r->rep.acct.rc != IRIS_OK) {
+		if (r->rep.code == 0)
+			r->rep.code = iris_v1_ErrorCode_ERR_INTERNAL;
+		iris__edge_reply(s, r);
+		return;
 	}
-	iris__free(l);
+	iris__wire_msg_init(&m);
+	m.f.request_id = r->rid;
+	m.f.which_body = iris_v1_Frame_link_token_tag;
+	m.f.body.link_token.token.size = (pb_size_t)n;
+	memcpy(m.f.body.link_token.token.bytes, r->u.acct.code, n);
+	m.f.body.link_token.expires_ms = r->u.acct.expires_ms;
+	iris__session_send(s, &m);
 }
 
 void
 iris__auth_link(struct iris_session *s, struct iris_wire_msg *m)
 {
-	struct iris_engine *eng = iris__session_engine(s);
-	struct iris_acct_job *j;
-	struct link_ctx *l;
+	struct iris_bus_req *r;
 	const char *user;
 	uint32_t device;
-	int rc;
 
 	user = iris__session_user(s, &device);
 	if (device != PRIMARY_DEVICE) {
@@ -96,25 +77,12 @@ iris__auth_link(struct iris_session *s, struct iris_wire_msg *m)
 		    "only the primary device admits new devices");
 		return;
 	}
-	if ((l = iris__calloc(1, sizeof(*l))) == NULL ||
-	    (j = iris__acct_job_new(eng->store, ACCT_LINK, linked, l)) ==
-	    NULL) {
-		iris__free(l);
-		refused(s, m->f.request_id, IRIS_EAGAIN);
+	if ((r = iris__edge_req(s, IRIS_BUS_LINK, m->f.request_id)) == NULL)
 		return;
-	}
-	l->s = s;
-	l->rid = m->f.request_id;
-	j->drop = iris__free;
-	snprintf(j->user, sizeof(j->user), "%s", user);
-	make_code(j->code);
-	j->expires_ms = iris__clock_realtime_ms(NULL) + LINK_TTL_MS;
-	iris__session_hold(s);
-	if ((rc = iris__acct_submit(eng->store, j)) != IRIS_OK) {
-		iris__session_release(s);
-		iris__free(l);
-		refused(s, m->f.request_id, rc);
-	}
+	snprintf(r->u.acct.user, sizeof(r->u.acct.user), "%s", user);
+	make_code(r->u.acct.code);
+	r->u.acct.expires_ms = iris__clock_realtime_ms(NULL) + LINK_TTL_MS;
+	(void)iris__edge_submit(s, r, linked);
 }
 
 void
@@ -134,7 +102,8 @@ iris__devlist_get(struct iris_session *s, struct iris_wire_msg *m)
 	r.f.which_body = iris_v1_Frame_device_lists_tag;
 	if ((r.lists = iris__calloc(g->users_count, sizeof(*r.lists))) ==
 	    NULL) {
-		refused(s, m->f.request_id, IRIS_EAGAIN);
+		iris__session_error(s, m->f.request_id,
+		    iris_v1_ErrorCode_ERR_OVERLOADED, 100, "out of memory");
 		return;
 	}
 	for (i = 0; i < g->users_count; i++) {
@@ -152,124 +121,11 @@ iris__devlist_get(struct iris_session *s, struct iris_wire_msg *m)
 	iris__wire_msg_reset(&r);
 }
 
-/* Every device of the list is registered with that key, not revoked. */
-static const char *
-check_devices(struct iris_engine *eng, const iris_v1_DeviceList *dl,
-    const char *user)
-{
-	uint8_t key[32];
-	pb_size_t i, k;
-	int revoked;
-
-	if (dl->devices_count == 0)
-		return "an empty device list";
-	if (dl->devices_count > (eng->lim.max_envelopes + 1) / 2)
-		return "more devices than a user may have";
-	for (i = 0; i < dl->devices_count; i++) {
-		for (k = 0; k < i; k++)
-			if (dl->devices[k].device_id == dl->devices[i].device_id)
-				return "a device listed twice";
-		if (iris__acct_device(eng->store, user,
-		    dl->devices[i].device_id, key, &revoked) != IRIS_OK ||
-		    revoked || sodium_memcmp(key, dl->devices[i].identity_key,
-		    32) != 0)
-			return "a device that is not registered with that key";
-	}
-	return NULL;
-}
-
-struct put_ctx {
-	struct iris_session	*s;
-	uint64_t		 rid;
-};
-
-static void
-put_done(struct iris_acct_job *j, void *arg)
-{
-	struct put_ctx *p = arg;
-
-	if (iris__session_release(p->s)) {
-		if (j->job.rc == IRIS_ESTALE)
-			iris__session_error(p->s, p->rid,
-			    iris_v1_ErrorCode_ERR_STALE_VERSION, 0,
-			    "a newer device list is stored");
-		else if (j->job.rc != IRIS_OK)
-			refused(p->s, p->rid, j->job.rc);
-		else
-			reply_done(p->s, p->rid);
-	}
-	iris__free(p);
-}
-
+/* Checked and stored by the core (lib/core/accounts.c). */
 void
 iris__devlist_put(struct iris_session *s, struct iris_wire_msg *m)
 {
-	const iris_v1_SignedDeviceList *sl = &m->f.body.device_list_put.list;
-	struct iris_engine *eng = iris__session_engine(s);
-	uint64_t rid = m->f.request_id;
-	iris_v1_DeviceList dl = iris_v1_DeviceList_init_zero;
-	uint8_t msg[15 + IRIS_LIST_MAX], pkey[32];
-	struct iris_acct_job *j;
-	struct put_ctx *p;
-	pb_istream_t in;
-	const char *user, *why;
-	uint32_t device;
-	int revoked, rc;
-
-	user = iris__session_user(s, &device);
-	in = pb_istream_from_buffer(sl->list.bytes, sl->list.size);
-	if (!pb_decode(&in, iris_v1_DeviceList_fields, &dl)) {
-		iris__session_error(s, rid, iris_v1_ErrorCode_ERR_BAD_REQUEST,
-		    0, "device list: not a DeviceList");
-		return;
-	}
-	if (dl.user.size != strlen(user) ||
-	    memcmp(dl.user.bytes, user, dl.user.size) != 0) {
-		iris__session_error(s, rid, iris_v1_ErrorCode_ERR_BAD_REQUEST,
-		    0, "device list: another user's");
-		return;
-	}
-	/* Signed by the current primary over the exact bytes. */
-	if (iris__acct_device(eng->store, user, PRIMARY_DEVICE, pkey,
-	    &revoked) != IRIS_OK || revoked || device != PRIMARY_DEVICE) {
-		iris__session_error(s, rid, iris_v1_ErrorCode_ERR_NOT_PRIMARY,
-		    0, "only the primary device signs device lists");
-		return;
-	}
-	memcpy(msg, "IRIS-DEVLIST-v1", 15);
-	memcpy(msg + 15, sl->list.bytes, sl->list.size);
-	if (crypto_sign_verify_detached(sl->signature, msg,
-	    15 + sl->list.size, pkey) != 0) {
-		iris__session_error(s, rid, iris_v1_ErrorCode_ERR_BAD_SIGNATURE,
-		    0, "device list signature");
-		return;
-	}
-	if ((why = check_devices(eng, &dl, user)) != NULL) {
-		iris__session_error(s, rid, iris_v1_ErrorCode_ERR_BAD_REQUEST,
-		    0, why);
-		return;
-	}
-	if ((p = iris__calloc(1, sizeof(*p))) == NULL ||
-	    (j = iris__acct_job_new(eng->store, ACCT_DEVLIST_PUT, put_done,
-	    p)) == NULL) {
-		iris__free(p);
-		refused(s, rid, IRIS_EAGAIN);
-		return;
-	}
-	p->s = s;
-	p->rid = rid;
-	j->drop = iris__free;
-	snprintf(j->user, sizeof(j->user), "%s", user);
-	j->version = dl.version;
-	memcpy(j->list, sl->list.bytes, sl->list.size);
-	j->list_len = sl->list.size;
-	memcpy(j->sig, sl->signature, 64);
-	iris__session_hold(s);
-	if ((rc = iris__acct_submit(eng->store, j)) != IRIS_OK) {
-		iris__session_release(s);
-		iris__free(p);
-		refused(s, rid, rc);
-	}
+	iris__edge_forward(s, m, IRIS_BUS_DEVLIST_PUT);
 }
 
 int
@@ -310,52 +166,50 @@ struct admin_ctx {
 };
 
 static void
-admin_done(struct iris_acct_job *j, void *arg)
+admin_done(struct iris_bus_req *r, void *arg)
 {
 	struct admin_ctx *a = arg;
 
 	if (a->cb != NULL)
-		a->cb(a->eng, j->job.rc, a->arg);
+		a->cb(a->eng, admin_rc(r), a->arg);
 	iris__free(a);
 }
 
-static int
-admin_submit(struct iris_engine *eng, struct iris_acct_job *j,
-    struct admin_ctx *a)
-{
-	int rc;
-
-	if ((rc = iris__acct_submit(eng->store, j)) != IRIS_OK)
-		iris__free(a);
-	return rc;
-}
-
-static struct iris_acct_job *
-admin_job(struct iris_engine *eng, enum iris_acct_op op, iris_admin_cb cb,
+static struct iris_bus_req *
+admin_req(struct iris_engine *eng, enum iris_bus_op op, iris_admin_cb cb,
     void *arg, struct admin_ctx **ap)
 {
-	struct iris_acct_job *j;
+	struct iris_bus_req *r;
 	struct admin_ctx *a;
 
 	if ((a = iris__calloc(1, sizeof(*a))) == NULL)
 		return NULL;
-	if ((j = iris__acct_job_new(eng->store, op, admin_done, a)) == NULL) {
+	if ((r = iris__bus_req_new(eng->bus, op, NULL, 0)) == NULL) {
 		iris__free(a);
 		return NULL;
 	}
-	j->drop = iris__free;
 	a->eng = eng;
 	a->cb = cb;
 	a->arg = arg;
 	*ap = a;
-	return j;
+	return r;
+}
+
+static int
+admin_submit(struct iris_bus_req *r, struct admin_ctx *a)
+{
+	int rc;
+
+	if ((rc = iris__bus_request(r, admin_done, a)) != IRIS_OK)
+		iris__free(a);
+	return rc;
 }
 
 int
 iris_engine_invite(struct iris_engine *eng, const char *user,
     uint64_t ttl_ms, char *code, size_t len, iris_admin_cb cb, void *arg)
 {
-	struct iris_acct_job *j;
+	struct iris_bus_req *r;
 	struct admin_ctx *a;
 
 	if (eng == NULL || code == NULL || ttl_ms == 0 || (user != NULL &&
@@ -363,35 +217,67 @@ iris_engine_invite(struct iris_engine *eng, const char *user,
 		return IRIS_EINVAL;
 	if (len < 33)
 		return IRIS_ETOOBIG;
-	if ((j = admin_job(eng, ACCT_INVITE, cb, arg, &a)) == NULL)
+	if ((r = admin_req(eng, IRIS_BUS_INVITE, cb, arg, &a)) == NULL)
 		return IRIS_ENOMEM;
 	if (user != NULL)
-		snprintf(j->user, sizeof(j->user), "%s", user);
-	make_code(j->code);
-	memcpy(code, j->code, 33);
-	j->expires_ms = iris__clock_realtime_ms(NULL) + ttl_ms;
-	return admin_submit(eng, j, a);
+		snprintf(r->u.acct.user, sizeof(r->u.acct.user), "%s", user);
+	make_code(r->u.acct.code);
+	memcpy(code, r->u.acct.code, 33);
+	r->u.acct.expires_ms = iris__clock_realtime_ms(NULL) + ttl_ms;
+	return admin_submit(r, a);
 }
 
 int
 iris_engine_revoke_device(struct iris_engine *eng, const char *user,
     uint32_t device, iris_admin_cb cb, void *arg)
 {
-	struct iris_acct_job *j;
+	struct iris_bus_req *r;
+	struct iris_bus_acct *ac;
 	struct admin_ctx *a;
 
 	if (eng == NULL || user == NULL || device == 0 ||
 	    !iris__wire_userid_ok((const uint8_t *)user, strlen(user)))
 		return IRIS_EINVAL;
-	if ((j = admin_job(eng, ACCT_REVOKE, cb, arg, &a)) == NULL)
+	if ((r = admin_req(eng, IRIS_BUS_REVOKE, cb, arg, &a)) == NULL)
 		return IRIS_ENOMEM;
-	snprintf(j->user, sizeof(j->user), "%s", user);
-	j->device = device;
-	j->revoke_kind = IRIS_REVOKE_DEVICE;
-	j->revoke_len = (size_t)snprintf((char *)j->revoke_key,
-	    sizeof(j->revoke_key), "%s/%u", user, device);
-	j->expires_ms = UINT64_MAX >> 1;
-	return admin_submit(eng, j, a);
+	ac = &r->u.acct;
+	snprintf(ac->user, sizeof(ac->user), "%s", user);
+	ac->device = device;
+	ac->revoke_kind = IRIS_REVOKE_DEVICE;
+	ac->revoke_len = (size_t)snprintf((char *)ac->revoke_key,
+	    sizeof(ac->revoke_key), "%s/%u", user, device);
+	ac->expires_ms = UINT64_MAX >> 1;
+	return admin_submit(r, a);
+}
+
+int
+iris__engine_revoke_token(struct iris_engine *eng, const uint8_t id[16],
+    uint64_t expires_ms, iris_admin_cb cb, void *arg)
+{
+	struct iris_bus_req *r;
+	struct admin_ctx *a;
+
+	if ((r = admin_req(eng, IRIS_BUS_REVOKE, cb, arg, &a)) == NULL)
+		return IRIS_ENOMEM;
+	r->u.acct.revoke_kind = IRIS_REVOKE_TOKEN;
+	memcpy(r->u.acct.revoke_key, id, 16);
+	r->u.acct.revoke_len = 16;
+	r->u.acct.expires_ms = expires_ms;
+	return admin_submit(r, a);
+}
+
+int
+iris__engine_disable(struct iris_engine *eng, const char *user,
+    int disabled, iris_admin_cb cb, void *arg)
+{
+	struct iris_bus_req *r;
+	struct admin_ctx *a;
+
+	if ((r = admin_req(eng, IRIS_BUS_DISABLE, cb, arg, &a)) == NULL)
+		return IRIS_ENOMEM;
+	snprintf(r->u.acct.user, sizeof(r->u.acct.user), "%s", user);
+	r->u.acct.flag = disabled;
+	return admin_submit(r, a);
 }
 
 /* Periodically: sessions of revoked devices and tokens are closed. */

@@ -32,8 +32,8 @@ iris__edge_caller(struct iris_session *s, struct iris_bus_caller *c)
 }
 
 /* A request of s, unless it has too many in flight (then refused). */
-static struct iris_bus_req *
-req_new(struct iris_session *s, enum iris_bus_op op, uint64_t rid)
+struct iris_bus_req *
+iris__edge_req(struct iris_session *s, enum iris_bus_op op, uint64_t rid)
 {
 	struct iris_engine *eng = iris__session_engine(s);
 	struct iris_edge_sess *e = iris__session_edge(s);
@@ -53,8 +53,9 @@ req_new(struct iris_session *s, enum iris_bus_op op, uint64_t rid)
 }
 
 /* Sends r with s held; IRIS_OK, or the refusal was told. */
-static int
-submit(struct iris_session *s, struct iris_bus_req *r, iris_bus_cb cb)
+int
+iris__edge_submit(struct iris_session *s, struct iris_bus_req *r,
+    iris_bus_cb cb)
 {
 	struct iris_edge_sess *e = iris__session_edge(s);
 	uint64_t rid = r->rid;
@@ -72,8 +73,8 @@ submit(struct iris_session *s, struct iris_bus_req *r, iris_bus_cb cb)
 }
 
 /* The answer is back: 0 when the session went meanwhile. */
-static int
-back(struct iris_session *s)
+int
+iris__edge_back(struct iris_session *s)
 {
 	if (!iris__session_release(s))
 		return 0;
@@ -93,8 +94,8 @@ reply_done(struct iris_session *s, uint64_t rid)
 }
 
 /* The core's answer as it stands: its frames, its error, or Done. */
-static void
-reply(struct iris_session *s, struct iris_bus_req *r)
+void
+iris__edge_reply(struct iris_session *s, struct iris_bus_req *r)
 {
 	const struct iris_bus_reply *rep = &r->rep;
 
@@ -137,14 +138,14 @@ sent(struct iris_bus_req *r, void *arg)
 	struct iris_wire_msg m;
 	iris_v1_SendAck *a;
 
-	if (!back(s))
+	if (!iris__edge_back(s))
 		return;
 	eng = iris__session_engine(s);
 	if (r->rep.code != 0) {
 		if (!snd->transient && iris__wire_err_retryable(r->rep.code))
 			block(iris__session_edge(s), snd->cmid, snd->chain,
 			    snd->idx);
-		reply(s, r);
+		iris__edge_reply(s, r);
 		return;
 	}
 	iris__wire_msg_init(&m);
@@ -199,7 +200,7 @@ iris__edge_send(struct iris_session *s, struct iris_wire_msg *m)
 		    retry, "sending too fast");
 		return;
 	}
-	if ((r = req_new(s, IRIS_BUS_SEND, rid)) == NULL)
+	if ((r = iris__edge_req(s, IRIS_BUS_SEND, rid)) == NULL)
 		goto refused;
 	frame = iris__session_frame(s, &len);
 	if (iris__bus_req_send(r, m, frame, len) != IRIS_OK) {
@@ -211,7 +212,7 @@ iris__edge_send(struct iris_session *s, struct iris_wire_msg *m)
 	r->u.send.chain = e->chain;
 	if (!snd->transient)
 		r->u.send.idx = ++e->chain_idx;
-	if (submit(s, r, sent) != IRIS_OK)
+	if (iris__edge_submit(s, r, sent) != IRIS_OK)
 		goto refused;
 	return;
 refused:
@@ -225,7 +226,7 @@ acked(struct iris_bus_req *r, void *arg)
 {
 	struct iris_session *s = arg;
 
-	if (!back(s))
+	if (!iris__edge_back(s))
 		return;
 	if (r->rep.code != 0 && r->rid == 0) {
 		/* An ack without a request id has nobody to be answered:
@@ -235,7 +236,7 @@ acked(struct iris_bus_req *r, void *arg)
 		return;
 	}
 	if (r->rid != 0)
-		reply(s, r);
+		iris__edge_reply(s, r);
 }
 
 void
@@ -255,10 +256,10 @@ iris__edge_ack(struct iris_session *s, struct iris_wire_msg *m)
 			    "ack behind an earlier ack");
 		return;
 	}
-	if ((r = req_new(s, IRIS_BUS_ACK, rid)) == NULL)
+	if ((r = iris__edge_req(s, IRIS_BUS_ACK, rid)) == NULL)
 		return;
 	r->u.seq = seq;
-	if (submit(s, r, acked) != IRIS_OK)
+	if (iris__edge_submit(s, r, acked) != IRIS_OK)
 		return;
 	/* The window opens now; the store's cursor follows. An ack past
 	 * anything known here is the core's to judge. */
@@ -277,7 +278,7 @@ synced(struct iris_bus_req *r, void *arg)
 	struct iris_engine *eng;
 	struct iris_edge_sess *e;
 
-	if (!back(s))
+	if (!iris__edge_back(s))
 		return;
 	eng = iris__session_engine(s);
 	e = iris__session_edge(s);
@@ -288,7 +289,7 @@ synced(struct iris_bus_req *r, void *arg)
 			e->head = r->rep.head;
 		eng->st[ST_MSG_OUT] += r->rep.count;
 	}
-	reply(s, r);
+	iris__edge_reply(s, r);
 	if (r->rep.code == 0 && !r->rep.more) {
 		/* The backlog is done: pushes from here on. */
 		e->live = 1;
@@ -301,12 +302,12 @@ iris__edge_sync(struct iris_session *s, struct iris_wire_msg *m)
 {
 	struct iris_bus_req *r;
 
-	if ((r = req_new(s, IRIS_BUS_SYNC, m->f.request_id)) == NULL)
+	if ((r = iris__edge_req(s, IRIS_BUS_SYNC, m->f.request_id)) == NULL)
 		return;
 	r->u.sync.after = m->f.body.sync_request.after_seq;
 	r->u.sync.max = m->f.body.sync_request.max;
 	iris__session_edge(s)->live = 0;
-	(void)submit(s, r, synced);
+	(void)iris__edge_submit(s, r, synced);
 }
 
 static void
@@ -314,8 +315,8 @@ forwarded(struct iris_bus_req *r, void *arg)
 {
 	struct iris_session *s = arg;
 
-	if (back(s))
-		reply(s, r);
+	if (iris__edge_back(s))
+		iris__edge_reply(s, r);
 }
 
 void
@@ -324,7 +325,7 @@ iris__edge_forward(struct iris_session *s, struct iris_wire_msg *m,
 {
 	struct iris_bus_req *r;
 
-	if ((r = req_new(s, op, m->f.request_id)) == NULL)
+	if ((r = iris__edge_req(s, op, m->f.request_id)) == NULL)
 		return;
 	if (iris__bus_req_frame(r, &m->f) != IRIS_OK) {
 		iris__bus_req_free(r);
@@ -332,5 +333,5 @@ iris__edge_forward(struct iris_session *s, struct iris_wire_msg *m,
 		    iris_v1_ErrorCode_ERR_OVERLOADED, 100, "out of memory");
 		return;
 	}
-	(void)submit(s, r, forwarded);
+	(void)iris__edge_submit(s, r, forwarded);
 }

@@ -63,28 +63,31 @@ tell_core(struct iris_session *s, enum iris_bus_op op)
 		    op == IRIS_BUS_ONLINE ? "came" : "went");
 }
 
-void
+int
 iris__edge_attach(struct iris_session *s, uint64_t acked, uint64_t head)
 {
 	struct iris_engine *eng = iris__session_engine(s);
 	struct iris_edge_sess *e = iris__session_edge(s);
 	uint32_t device;
 	const char *user = iris__session_user(s, &device);
-	static struct edge_user none;
 
 	e->acked = e->ack_max = e->sent = acked;
 	e->head = head;
-	if ((e->u = user_get(eng, user)) == NULL) {
-		/* No memory for the bucket: this session sends nothing. */
-		iris__bucket_init(&none.bucket, 1, 0, 0);
-		e->u = &none;
-	} else
-		e->u->refs++;
+	if ((e->u = user_get(eng, user)) == NULL)
+		return IRIS_ENOMEM;
+	e->u->refs++;
 	if (iris__hmap_put(&eng->by_dev, &e->node, dev_hash(eng, user,
-	    device)) != IRIS_OK)
-		return;		/* gets no pushes; syncs still work */
+	    device)) != IRIS_OK) {
+		if (--e->u->refs == 0) {
+			iris__hmap_del(&eng->users, &e->u->node);
+			iris__free(e->u);
+		}
+		e->u = NULL;
+		return IRIS_ENOMEM;
+	}
 	e->attached = 1;
 	tell_core(s, IRIS_BUS_ONLINE);
+	return IRIS_OK;
 }
 
 void

@@ -224,11 +224,22 @@ void	 iris__edge_forward(struct iris_session *s, struct iris_wire_msg *m,
 /* A caller for a request of s (admin requests pass NULL). */
 void	 iris__edge_caller(struct iris_session *s,
 	    struct iris_bus_caller *c);
+/* A request of s, or NULL when s has too many in flight (told). */
+struct iris_bus_req *iris__edge_req(struct iris_session *s,
+	    enum iris_bus_op op, uint64_t rid);
+/* Queues r with s held, cb(r, s) later; IRIS_OK or refused (told). */
+int	 iris__edge_submit(struct iris_session *s, struct iris_bus_req *r,
+	    iris_bus_cb cb);
+/* First in each cb: 0 when s went meanwhile (then leave it alone). */
+int	 iris__edge_back(struct iris_session *s);
+/* Sends the core's answer: its frames, its error, or Done. */
+void	 iris__edge_reply(struct iris_session *s, struct iris_bus_req *r);
 
 /* lib/engine/edge_push.c: who is connected, and what the core pushes. */
 int	 iris__edge_init(struct iris_engine *eng);
 void	 iris__edge_fini(struct iris_engine *eng);
-void	 iris__edge_attach(struct iris_session *s, uint64_t acked,
+/* IRIS_OK, or IRIS_ENOMEM: the session cannot be served. */
+int	 iris__edge_attach(struct iris_session *s, uint64_t acked,
 	    uint64_t head);
 void	 iris__edge_detach(struct iris_session *s);
 /* Asks for what a live connection has not been given yet. */
@@ -253,6 +264,13 @@ void	 iris__auth_logout(struct iris_session *s, struct iris_wire_msg *m);
 void	 iris__auth_link(struct iris_session *s, struct iris_wire_msg *m);
 void	 iris__devlist_get(struct iris_session *s, struct iris_wire_msg *m);
 void	 iris__devlist_put(struct iris_session *s, struct iris_wire_msg *m);
+/* Administration over the bus (irisctl's token revoke and user
+ * disable/enable); cb gets the outcome once durable. */
+int	 iris__engine_revoke_token(struct iris_engine *eng,
+	    const uint8_t id[16], uint64_t expires_ms, iris_admin_cb cb,
+	    void *arg);
+int	 iris__engine_disable(struct iris_engine *eng, const char *user,
+	    int disabled, iris_admin_cb cb, void *arg);
 /* Is the session's device or token revoked? */
 int	 iris__auth_revoked(struct iris_session *s);
 /* Closes the sessions of revoked devices and tokens. */

@@ -2,8 +2,10 @@
 /*
  * Observability over HTTP (libevent's evhttp) on metrics_listen, off by
  * default: /metrics in the Prometheus text format (every engine and store
- * counter, the store's commit latency histogram, gauges), /healthz (503
- * while the store is read-only) and /readyz (503 while stopping).
+ * counter, sends refused by cause, histograms of store commits, of send to
+ * durable ack and of send to delivery, gauges such as the inbox depth and
+ * the oldest unacked message's age), /healthz (503 while the store is
+ * read-only) and /readyz (503 while stopping).
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include <event2/http.h>
 
 #include "iris.h"
+#include "core/core.h"
 #include "engine/engine.h"
 #include "store/store.h"
 #include "util/alloc.h"
@@ -66,6 +69,57 @@ latency(struct evbuffer *b, struct iris_store *store)
 	    (double)st.lat_sum_us / 1e6, name, (unsigned long long)cum);
 }
 
+/* A latency histogram of the edge (µs buckets) in seconds. */
+static void
+histogram(struct evbuffer *b, const char *name, const char *help,
+    const struct iris_histo *h)
+{
+	uint64_t cum = 0;
+	size_t i;
+
+	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name,
+	    help, name);
+	for (i = 0; i < IRIS_HISTO_BUCKETS; i++) {
+		cum += h->n[i];
+		if (i < IRIS_HISTO_BUCKETS - 1)
+			evbuffer_add_printf(b, "%s_bucket{le=\"%g\"} %llu\n",
+			    name, (double)iris__histo_bounds_us[i] / 1e6,
+			    (unsigned long long)cum);
+		else
+			evbuffer_add_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n",
+			    name, (unsigned long long)cum);
+	}
+	evbuffer_add_printf(b, "%s_sum %.6f\n%s_count %llu\n", name,
+	    (double)h->sum_us / 1e6, name, (unsigned long long)h->count);
+}
+
+/* Sends refused, by the code they got, at the edge and in the core. */
+static void
+refusals(struct evbuffer *b, struct iris_engine *eng)
+{
+	const struct iris_core_stats *cs = iris__core_stats(eng->core);
+	uint64_t n;
+	size_t i;
+
+	evbuffer_add_printf(b, "# HELP iris_sends_refused_total sends "
+	    "refused, by cause\n# TYPE iris_sends_refused_total counter\n");
+	for (i = 1; i < IRIS_WIRE_ERRS; i++) {
+		n = eng->refused[i] + (i < IRIS_CORE_CODES ? cs->refused[i] :
+		    0);
+		if (n > 0)
+			evbuffer_add_printf(b, "iris_sends_refused_total{cause="
+			    "\"%s\"} %llu\n", iris__wire_errname((int)i),
+			    (unsigned long long)n);
+	}
+}
+
+static int
+engine_gauge(size_t i)
+{
+	return i == ST_CONNECTIONS || i == ST_INBOX_DEPTH ||
+	    i == ST_OLDEST_UNACKED_MS || i == ST_OVERLOAD;
+}
+
 static void
 on_metrics(struct evhttp_request *req, void *arg)
 {
@@ -85,14 +139,15 @@ on_metrics(struct evhttp_request *req, void *arg)
 		if (iris_engine_stat(eng, name, &v) != IRIS_OK)
 			continue;
 		snprintf(metric, sizeof(metric), "iris_%s%s", name,
-		    i == ST_CONNECTIONS ? "" : "_total");
+		    engine_gauge(i) ? "" : "_total");
 		counter(b, metric, "engine counter (iris_engine_stat(3))",
-		    i == ST_CONNECTIONS ? "gauge" : "counter", v);
+		    engine_gauge(i) ? "gauge" : "counter", v);
 	}
 	for (i = 0; (name = iris_store_stat_name(i)) != NULL; i++) {
 		int gauge = strcmp(name, "queued") == 0 ||
 		    strcmp(name, "read_only") == 0 ||
-		    strcmp(name, "max_batch") == 0;
+		    strcmp(name, "max_batch") == 0 ||
+		    strcmp(name, "depth") == 0;
 
 		if (iris_store_stat(eng->store, name, &v) != IRIS_OK)
 			continue;
@@ -110,6 +165,11 @@ on_metrics(struct evhttp_request *req, void *arg)
 			    "%llu\n", iris__wire_errname((int)i),
 			    (unsigned long long)eng->errs[i]);
 	latency(b, eng->store);
+	refusals(b, eng);
+	histogram(b, "iris_send_ack_seconds", "from a send's arrival to its "
+	    "durable SendAck", &eng->ack_lat);
+	histogram(b, "iris_send_delivery_seconds", "from a send's arrival to "
+	    "its Deliver pushed to a recipient device", &eng->deliver_lat);
 	counter(b, "iris_inbound_buffered_bytes",
 	    "bytes held by connections' frame buffers", "gauge", eng->inbound);
 	counter(b, "iris_metrics_scrapes_total", "scrapes of this endpoint",

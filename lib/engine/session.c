@@ -498,10 +498,14 @@ on_frame(struct iris_session *s, const uint8_t *p, size_t n)
 		    "%llu %s", s->peer, s->trace,
 		    (unsigned long long)m.f.request_id,
 		    iris__wire_bodyname(m.f.which_body));
-	if (rc != IRIS_OK && m.wire_err == iris_v1_ErrorCode_ERR_BAD_REQUEST &&
-	    s->state != S_HELLO) {
-		/* Well formed but over a field's bound: refused, the session
-		 * goes on (the framer has consumed the whole frame). */
+	if (rc != IRIS_OK && s->state != S_HELLO && (m.wire_err ==
+	    iris_v1_ErrorCode_ERR_BAD_REQUEST || (rc == IRIS_ETOOBIG &&
+	    s->state == S_AUTHED && m.f.request_id != 0 && (m.wire_err ==
+	    iris_v1_ErrorCode_ERR_ENVELOPE_TOO_LARGE || m.wire_err ==
+	    iris_v1_ErrorCode_ERR_TOO_MANY_ENVELOPES)))) {
+		/* Within the frame limit, so the stream is whole: only this
+		 * request is refused, well formed but over a field's bound
+		 * (the decoder stopped at the limit). */
 		iris__session_error(s, m.f.request_id, m.wire_err, 0, m.detail);
 	} else if (rc != IRIS_OK) {
 		s->eng->st[ST_MALFORMED]++;

@@ -17,5 +17,33 @@ if [ -n "$thin" ]; then
 	echo "layers: programs include library internals: $thin" >&2
 	fail=1
 fi
-[ $fail = 0 ] && echo "layers: pure layers and programs clean"
+# DESIGN.md §3: the edge (lib/engine) writes to storage only through the
+# bus; only the engine's lifecycle and its metrics (engine.c, metrics.c)
+# know the core exists; the core never reaches back into the edge; the bus
+# knows neither.
+writes='iris__acct_submit|iris__acct_job_new|iris_store_append|iris_store_ack|iris__store_ack_ex|iris__store_set_disabled|iris_send_new|iris__worker_submit'
+edge=$(grep -lE "($writes)[[:space:]]*\(" lib/engine/*.c 2>/dev/null || true)
+if [ -n "$edge" ]; then
+	echo "layers: edge files write to the store, not through the bus: $edge" >&2
+	fail=1
+fi
+core=$(grep -lE '#include[[:space:]]*"core/' lib/engine/*.c 2>/dev/null |
+    grep -vE '^lib/engine/(engine|metrics)\.c$' || true)
+if [ -n "$core" ]; then
+	echo "layers: edge files call the core, not the bus: $core" >&2
+	fail=1
+fi
+back=$(grep -lE '#include[[:space:]]*"engine/' lib/core/*.[ch] lib/bus/*.[ch] \
+    lib/store/*.[ch] 2>/dev/null || true)
+if [ -n "$back" ]; then
+	echo "layers: lower layers include the edge: $back" >&2
+	fail=1
+fi
+bus=$(grep -lE '#include[[:space:]]*"(core|store|engine|net)/' lib/bus/*.[ch] \
+    2>/dev/null || true)
+if [ -n "$bus" ]; then
+	echo "layers: the bus depends on what it connects: $bus" >&2
+	fail=1
+fi
+[ $fail = 0 ] && echo "layers: pure layers, programs, edge, bus and core clean"
 exit $fail
