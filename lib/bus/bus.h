@@ -50,6 +50,9 @@ enum iris_bus_op {
 	IRIS_BUS_REVOKE,	/* u.acct: a token id or a device */
 	IRIS_BUS_DISABLE,	/* u.acct: an account (dis)abled */
 	IRIS_BUS_DEVLIST_PUT,	/* u.frame: a signed device list */
+	/* The key directory (lib/core/keys.c); u.frame. */
+	IRIS_BUS_KEYS_UPLOAD,
+	IRIS_BUS_KEYS_FETCH,
 	IRIS_BUS_OPS
 };
 
@@ -153,6 +156,7 @@ enum iris_push_kind {
 	IRIS_PUSH_DOORBELL = 1,	/* a stored delivery: (device, seq, prev) */
 	IRIS_PUSH_RELAY,	/* a transient delivery for online devices */
 	IRIS_PUSH_CONN,		/* a frame for one connection (presence) */
+	IRIS_PUSH_NOTICE,	/* a frame for every connection of a device */
 };
 
 struct iris_bus_push {

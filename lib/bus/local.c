@@ -240,6 +240,8 @@ iris__bus_req_free(struct iris_bus_req *r)
 	case IRIS_BUS_CONTACTS_GET:
 	case IRIS_BUS_CONTACTS_EDIT:
 	case IRIS_BUS_DEVLIST_PUT:
+	case IRIS_BUS_KEYS_UPLOAD:
+	case IRIS_BUS_KEYS_FETCH:
 		iris__free(r->u.frame);
 		break;
 	default:

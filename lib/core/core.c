@@ -14,6 +14,7 @@
 #include "core/core_priv.h"
 #include "store/accounts.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 
 #define TICK_MS		100
 
@@ -254,14 +255,21 @@ handle(struct iris_bus_req *req, void *arg)
 	case IRIS_BUS_FETCH:
 		iris__core_sync(core, req, 1);
 		break;
+	case IRIS_BUS_ONLINE:
+		iris__core_keys_online(core, req);
+		iris__core_presence(core, req);
+		break;
 	case IRIS_BUS_PRESENCE_SUB:
 	case IRIS_BUS_PRESENCE_UNSUB:
 	case IRIS_BUS_SETTINGS:
 	case IRIS_BUS_CONTACTS_GET:
 	case IRIS_BUS_CONTACTS_EDIT:
-	case IRIS_BUS_ONLINE:
 	case IRIS_BUS_OFFLINE:
 		iris__core_presence(core, req);
+		break;
+	case IRIS_BUS_KEYS_UPLOAD:
+	case IRIS_BUS_KEYS_FETCH:
+		iris__core_keys(core, req);
 		break;
 	case IRIS_BUS_REGISTER:
 	case IRIS_BUS_LINK:
@@ -298,6 +306,14 @@ iris__core_force_overload(struct iris_core *core, int level)
 	core->forced = level < 0 ? -1 : level > 3 ? 3 : level;
 }
 
+void
+iris__core_set_clock(struct iris_core *core, uint64_t (*now_ms)(void *arg),
+    void *arg)
+{
+	core->now_ms = now_ms != NULL ? now_ms : iris__clock_realtime_ms;
+	core->now_arg = now_ms != NULL ? arg : NULL;
+}
+
 /* Presence held back under load is told once the load has passed. */
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
@@ -327,6 +343,12 @@ limits(struct iris_core *core)
 	    IRIS__OPT_MAX_PRESENCE_SUBS);
 	core->max_contacts = (uint32_t)iris__config_uint(c,
 	    IRIS__OPT_MAX_CONTACTS);
+	core->max_prekeys = (uint32_t)iris__config_uint(c,
+	    IRIS__OPT_MAX_PREKEYS);
+	core->prekey_low = (uint32_t)iris__config_uint(c,
+	    IRIS__OPT_PREKEY_LOW);
+	core->spk_grace_ms = iris__config_uint(c,
+	    IRIS__OPT_SIGNED_PREKEY_GRACE);
 }
 
 int
@@ -344,6 +366,7 @@ iris__core_new(struct iris_core **corep, struct event_base *base,
 	core->store = store;
 	core->bus = bus;
 	core->forced = -1;
+	core->now_ms = iris__clock_realtime_ms;
 	iris__hmap_init(&core->senders);
 	iris__hmap_init(&core->presence);
 	iris__hmap_init(&core->watchers);

@@ -36,6 +36,12 @@ struct iris_core_stats {
 	uint64_t	 presence_shed;
 	uint64_t	 receipts_shed;	/* acks that made none under load */
 	uint64_t	 sync_pages;
+	/* The key directory (lib/core/keys.c). */
+	uint64_t	 keys_uploaded;	/* uploads stored */
+	uint64_t	 bundles_fetched;
+	uint64_t	 prekeys_handed_out;
+	uint64_t	 prekeys_exhausted;	/* bundles with no one-time key */
+	uint64_t	 prekey_low_sent;	/* notices pushed */
 };
 
 int	 iris__core_new(struct iris_core **corep, struct event_base *base,
@@ -57,5 +63,10 @@ size_t	 iris__core_pending(const struct iris_core *core);
  */
 int	 iris__core_overload(struct iris_core *core);
 void	 iris__core_force_overload(struct iris_core *core, int level);
+
+/* The wall clock of the core's services (ms); tests move it. NULL: the
+ * real one. */
+void	 iris__core_set_clock(struct iris_core *core,
+	    uint64_t (*now_ms)(void *arg), void *arg);
 
 #endif /* IRIS_CORE_CORE_H */

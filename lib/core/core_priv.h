@@ -55,6 +55,11 @@ struct iris_core {
 	uint64_t		 shed_at;
 	uint32_t		 max_subs;
 	uint32_t		 max_contacts;
+	uint32_t		 max_prekeys;
+	uint32_t		 prekey_low;
+	uint64_t		 spk_grace_ms;
+	uint64_t		(*now_ms)(void *arg);
+	void			*now_arg;
 	int			 forced;	/* -1: measured */
 	int			 level;		/* last measured */
 
@@ -129,5 +134,11 @@ void	 iris__core_presence_recheck(struct iris_core *core,
 
 /* lib/core/accounts.c */
 void	 iris__core_account(struct iris_core *core, struct iris_bus_req *req);
+
+/* lib/core/keys.c: bundle uploads and fetches, prekey_low notices. */
+void	 iris__core_keys(struct iris_core *core, struct iris_bus_req *req);
+/* A device logged in: a notice if its pool is below the low mark. */
+void	 iris__core_keys_online(struct iris_core *core,
+	    const struct iris_bus_req *req);
 
 #endif /* IRIS_CORE_PRIV_H */

@@ -4,9 +4,10 @@
  * told to the core as they log in and go; doorbells pushed to a live
  * session in seq order within its window of unacked deliveries, or, when
  * one shows a gap (or the window or the output queue was full), a fetch
- * of what it has not been given; transient relays and presence updates,
- * which a congested connection sheds (they are best effort, never
- * messages).
+ * of what it has not been given; transient relays, presence updates and
+ * notices (prekey_low), which a congested connection sheds (they are
+ * best effort, never messages; a notice is told again at the next
+ * login).
  */
 #include <string.h>
 
@@ -240,6 +241,9 @@ on_push(const struct iris_bus_push *p, void *arg)
 		case IRIS_PUSH_CONN:
 			if (e->conn == p->conn)
 				best_effort(eng, e, p);
+			break;
+		case IRIS_PUSH_NOTICE:
+			best_effort(eng, e, p);
 			break;
 		}
 	}

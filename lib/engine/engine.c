@@ -39,6 +39,8 @@ static const char *const stat_names[ST_COUNT] = {
 	"sends_refused_edge", "msg_in", "dedup_hit", "sends_refused",
 	"typing_shed", "presence_shed", "receipts", "receipts_shed",
 	"inbox_depth", "oldest_unacked_ms", "overload",
+	"keys_uploaded", "bundles_fetched", "prekeys_handed_out",
+	"prekeys_exhausted", "prekey_low_sent",
 };
 
 int
@@ -641,6 +643,16 @@ stat_value(struct iris_engine *eng, size_t i)
 		return oldest_age(eng);
 	case ST_OVERLOAD:
 		return (uint64_t)iris__core_overload(eng->core);
+	case ST_KEYS_UPLOADED:
+		return cs->keys_uploaded;
+	case ST_BUNDLES_FETCHED:
+		return cs->bundles_fetched;
+	case ST_PREKEYS_HANDED_OUT:
+		return cs->prekeys_handed_out;
+	case ST_PREKEYS_EXHAUSTED:
+		return cs->prekeys_exhausted;
+	case ST_PREKEY_LOW_SENT:
+		return cs->prekey_low_sent;
 	default:
 		return eng->st[i];
 	}

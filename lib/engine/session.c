@@ -458,6 +458,12 @@ dispatch(struct iris_session *s, struct iris_wire_msg *m)
 	case iris_v1_Frame_contacts_edit_tag:
 		iris__edge_forward(s, m, IRIS_BUS_CONTACTS_EDIT);
 		return;
+	case iris_v1_Frame_key_bundle_upload_tag:
+		iris__edge_forward(s, m, IRIS_BUS_KEYS_UPLOAD);
+		return;
+	case iris_v1_Frame_key_bundle_fetch_tag:
+		iris__edge_forward(s, m, IRIS_BUS_KEYS_FETCH);
+		return;
 	default:
 		break;
 	}
@@ -492,12 +498,14 @@ on_frame(struct iris_session *s, const uint8_t *p, size_t n)
 		    "%llu %s", s->peer, s->trace,
 		    (unsigned long long)m.f.request_id,
 		    iris__wire_bodyname(m.f.which_body));
-	if (rc == IRIS_ETOOBIG && s->state == S_AUTHED &&
-	    m.f.request_id != 0 && (m.wire_err ==
+	if (rc != IRIS_OK && s->state != S_HELLO && (m.wire_err ==
+	    iris_v1_ErrorCode_ERR_BAD_REQUEST || (rc == IRIS_ETOOBIG &&
+	    s->state == S_AUTHED && m.f.request_id != 0 && (m.wire_err ==
 	    iris_v1_ErrorCode_ERR_ENVELOPE_TOO_LARGE || m.wire_err ==
-	    iris_v1_ErrorCode_ERR_TOO_MANY_ENVELOPES)) {
+	    iris_v1_ErrorCode_ERR_TOO_MANY_ENVELOPES)))) {
 		/* Within the frame limit, so the stream is whole: only this
-		 * request is refused (the decoder stopped at the limit). */
+		 * request is refused, well formed but over a field's bound
+		 * (the decoder stopped at the limit). */
 		iris__session_error(s, m.f.request_id, m.wire_err, 0,
 		    m.detail);
 	} else if (rc != IRIS_OK) {

@@ -57,13 +57,18 @@ open_files(struct iris_store *s)
 	if (s->opts.max_schema > 0)
 		return IRIS_OK;		/* tests stop at an old schema */
 	if ((rc = iris__store_prepare(s->wdb, s->ws, iris__store_wsql,
-	    WS_COUNT, s->err, sizeof(s->err))) != IRIS_OK)
+	    WS_COUNT, s->err, sizeof(s->err))) != IRIS_OK ||
+	    (rc = iris__store_prepare(s->wdb, s->wk, iris__store_keys_wsql,
+	    WK_COUNT, s->err, sizeof(s->err))) != IRIS_OK)
 		return rc;
 	if ((rc = iris__store_db_open(s, &s->rdb, 1, s->err,
 	    sizeof(s->err))) != IRIS_OK)
 		return rc;
-	return iris__store_prepare(s->rdb, s->rs, iris__store_rsql, RS_COUNT,
-	    s->err, sizeof(s->err));
+	if ((rc = iris__store_prepare(s->rdb, s->rs, iris__store_rsql,
+	    RS_COUNT, s->err, sizeof(s->err))) != IRIS_OK)
+		return rc;
+	return iris__store_prepare(s->rdb, s->rk, iris__store_keys_rsql,
+	    RK_COUNT, s->err, sizeof(s->err));
 }
 
 static void
@@ -71,6 +76,7 @@ free_unstarted(struct iris_store *s)
 {
 	iris__store_writer_close(s);
 	iris__store_finalize(s->rs, RS_COUNT);
+	iris__store_finalize(s->rk, RK_COUNT);
 	sqlite3_close(s->rdb);
 	iris_config_free(s->cfg);
 	iris__free(s->path);

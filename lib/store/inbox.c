@@ -359,6 +359,7 @@ w_release(void *ctx)
 
 	iris__store_writer_close(s);
 	iris__store_finalize(s->rs, RS_COUNT);
+	iris__store_finalize(s->rk, RK_COUNT);
 	sqlite3_close(s->rdb);
 	iris_config_free(s->cfg);
 	iris__free(s->path);

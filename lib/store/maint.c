@@ -71,7 +71,10 @@ iris__store_writer_open(struct iris_store *s)
 	    sizeof(s->werr))) != IRIS_OK)
 		return rc;
 	if ((rc = iris__store_prepare(s->wdb, s->ws, iris__store_wsql,
-	    WS_COUNT, s->werr, sizeof(s->werr))) != IRIS_OK) {
+	    WS_COUNT, s->werr, sizeof(s->werr))) != IRIS_OK ||
+	    (rc = iris__store_prepare(s->wdb, s->wk, iris__store_keys_wsql,
+	    WK_COUNT, s->werr, sizeof(s->werr))) != IRIS_OK) {
+		iris__store_finalize(s->ws, WS_COUNT);
 		sqlite3_close(s->wdb);
 		s->wdb = NULL;
 	}
@@ -82,6 +85,7 @@ void
 iris__store_writer_close(struct iris_store *s)
 {
 	iris__store_finalize(s->ws, WS_COUNT);
+	iris__store_finalize(s->wk, WK_COUNT);
 	sqlite3_close(s->wdb);
 	s->wdb = NULL;
 }

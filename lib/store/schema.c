@@ -122,6 +122,11 @@ static const char *const migrations[IRIS_SCHEMA_VERSION] = {
 	"  expires_ms INTEGER NOT NULL,"
 	"  used_ms INTEGER,"
 	"  used_by TEXT) WITHOUT ROWID;",
+
+	/* 3: when the server accepted each signed prekey (the grace period
+	 * of a replaced one runs from the time its successor came). */
+	"ALTER TABLE signed_prekeys ADD COLUMN"
+	"  uploaded_ms INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* What a store of the current version must hold. */

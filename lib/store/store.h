@@ -19,7 +19,7 @@
 #define IRIS_SHARDS		1024
 /* Envelopes in one send: the protocol's ceiling (2 x 64 devices - 1). */
 #define IRIS_STORE_MAX_TARGETS	127
-#define IRIS_SCHEMA_VERSION	2
+#define IRIS_SCHEMA_VERSION	3
 #define IRIS_APPLICATION_ID	0x49524953	/* "IRIS" */
 
 /* Options for tests and tools; the public open uses the defaults. */
@@ -45,6 +45,14 @@ enum {
 	RS_COUNT
 };
 
+/* Statements of the key directory (lib/store/keys.c): writer, read. */
+enum {
+	WK_DEVICE, WK_SPK_BY_ID, WK_SPK_CURRENT, WK_SPK_PUT, WK_SPK_TRIM,
+	WK_SPK_RETIRE, WK_OPK_GET, WK_OPK_PUT, WK_OPK_COUNT, WK_OPK_TAKE,
+	WK_COUNT
+};
+enum { RK_STATE, RK_COUNT };
+
 struct iris_store {
 	struct event_base	*base;
 	struct iris_config	*cfg;
@@ -64,6 +72,7 @@ struct iris_store {
 	/* Writer thread only, once it runs. */
 	sqlite3			*wdb;
 	sqlite3_stmt		*ws[WS_COUNT];
+	sqlite3_stmt		*wk[WK_COUNT];
 	struct iris_hlc		 hlc;
 	char			 werr[512];
 	uint64_t		 next_recover_ms;
@@ -89,6 +98,7 @@ struct iris_store {
 	/* Loop side. */
 	sqlite3			*rdb;
 	sqlite3_stmt		*rs[RS_COUNT];
+	sqlite3_stmt		*rk[RK_COUNT];
 	struct iris_worker	*w;
 	uint64_t		 n_busy;	/* appends refused: queue full */
 };
@@ -254,6 +264,10 @@ void	 iris__store_seterr(struct iris_store *s, const char *fmt, ...)
 /* The writer's counters (commit latency histogram included). */
 void	 iris__store_worker_stats(struct iris_store *s,
 	    struct iris_worker_stats *st);
+
+/* lib/store/keys.c: the key directory's statements. */
+extern const char *const iris__store_keys_wsql[WK_COUNT];
+extern const char *const iris__store_keys_rsql[RK_COUNT];
 
 /* lib/store/read.c */
 #define IRIS_STORE_SCAN_MAX	4096	/* messages in one scan */

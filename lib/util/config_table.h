@@ -159,6 +159,17 @@
 	X(SHED_AT, "shed_at", UINT, "4096", 1, 10000000, NULL, NULL,	\
 	    "Store write queue depth from which typing indicators are"	\
 	    " refused; presence updates wait from twice it, and acks"	\
-	    " make no delivery receipts from four times it.")
+	    " make no delivery receipts from four times it.")		\
+	X(MAX_PREKEYS, "max_prekeys", UINT, "1000", 100, 100000, NULL,	\
+	    NULL,							\
+	    "One-time prekeys held for one device; an upload past it"	\
+	    " is refused with ERR_BAD_REQUEST.")			\
+	X(PREKEY_LOW, "prekey_low", UINT, "20", 0, 100000, NULL, NULL,	\
+	    "Low mark of a device's one-time prekey pool: a device whose"\
+	    " pool falls below it is sent a prekey_low notice; 0: none.")\
+	X(SIGNED_PREKEY_GRACE, "signed_prekey_grace", DURATION, "30d",	\
+	    0, IRIS__HOURS(24 * 365), NULL, NULL,			\
+	    "How long the key directory keeps a replaced signed prekey"	\
+	    " after its successor came.")
 
 #endif /* IRIS_UTIL_CONFIG_TABLE_H */

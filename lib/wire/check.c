@@ -196,17 +196,46 @@ check_send(struct iris_wire_msg *m)
 static int
 check_upload(struct iris_wire_msg *m, const iris_v1_KeyBundleUpload *k)
 {
-	pb_size_t i;
+	pb_size_t i, j;
 
 	if (!k->has_signed_prekey && k->one_time_prekeys_count == 0)
 		return bad(m, "key_bundle_upload: empty");
 	if (k->has_signed_prekey &&
 	    (!nonzero(k->signed_prekey.public_key, 32) ||
 	    !nonzero(k->signed_prekey.signature, 64)))
-		return bad(m, "key_bundle_upload.signed_prekey");
-	for (i = 0; i < k->one_time_prekeys_count; i++)
+		return bad(m, "key_bundle_upload.signed_prekey: key and "
+		    "signature required");
+	if (k->has_signed_prekey && k->signed_prekey.created_ms == 0)
+		return bad(m, "key_bundle_upload.signed_prekey.created_ms");
+	for (i = 0; i < k->one_time_prekeys_count; i++) {
 		if (!nonzero(k->one_time_prekeys[i].public_key, 32))
-			return bad(m, "key_bundle_upload.one_time_prekeys");
+			return bad(m, "key_bundle_upload.one_time_prekeys: "
+			    "a zero public key");
+		/* At most 100: quadratic is cheaper than anything else. */
+		for (j = 0; j < i; j++)
+			if (k->one_time_prekeys[j].id ==
+			    k->one_time_prekeys[i].id)
+				return bad(m, "key_bundle_upload."
+				    "one_time_prekeys: an id twice");
+	}
+	return IRIS_OK;
+}
+
+static int
+check_fetch(struct iris_wire_msg *m, const iris_v1_KeyBundleFetch *k)
+{
+	pb_size_t i, j;
+
+	if (!USER_OK(k->user))
+		return bad(m, "key_bundle_fetch.user");
+	for (i = 0; i < k->device_ids_count; i++) {
+		if (k->device_ids[i] == 0)
+			return bad(m, "key_bundle_fetch.device_ids: zero");
+		for (j = 0; j < i; j++)
+			if (k->device_ids[j] == k->device_ids[i])
+				return bad(m, "key_bundle_fetch.device_ids: "
+				    "an id twice");
+	}
 	return IRIS_OK;
 }
 
@@ -256,9 +285,7 @@ iris__wire_check(struct iris_wire_msg *m)
 	case iris_v1_Frame_key_bundle_upload_tag:
 		return check_upload(m, &f->body.key_bundle_upload);
 	case iris_v1_Frame_key_bundle_fetch_tag:
-		if (!USER_OK(f->body.key_bundle_fetch.user))
-			return bad(m, "key_bundle_fetch.user");
-		return IRIS_OK;
+		return check_fetch(m, &f->body.key_bundle_fetch);
 	case iris_v1_Frame_send_tag:
 		return check_send(m);
 	case iris_v1_Frame_deliver_tag:

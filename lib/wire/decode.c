@@ -204,6 +204,112 @@ drop_arrays(struct iris_wire_msg *m)
 	m->cap = 0;
 }
 
+/*
+ * Key bundle bodies: well-formed protocol buffers whose keys have another
+ * size than their type's, or whose lists pass their bound, are refused as
+ * bad requests (the connection goes on) instead of as malformed frames.
+ * These scan a copy of the body before nanopb decodes it; anything that
+ * is not well formed is left for nanopb to refuse.
+ */
+/* A prekey's field 2 (public key, 32) or 3 (signature, 64) of another
+ * size: its number; 0 when none is. */
+static uint32_t
+scan_key(pb_istream_t *s, int signed_prekey)
+{
+	pb_wire_type_t wt;
+	uint32_t tag, len;
+	bool eof;
+
+	while (pb_decode_tag(s, &wt, &tag, &eof)) {
+		if (wt == PB_WT_STRING && (tag == 2 || (tag == 3 &&
+		    signed_prekey))) {
+			if (!pb_decode_varint32(s, &len))
+				return 0;
+			if (len != (tag == 2 ? 32u : 64u))
+				return tag;
+			if (!pb_read(s, NULL, len))
+				return 0;
+		} else if (!pb_skip_field(s, wt))
+			return 0;
+	}
+	return 0;
+}
+
+static const char *
+scan_upload(pb_istream_t body)
+{
+	static const size_t max = pb_arraysize(iris_v1_KeyBundleUpload,
+	    one_time_prekeys);
+	pb_istream_t sub;
+	pb_wire_type_t wt;
+	uint32_t tag, bad;
+	size_t n = 0;
+	bool eof;
+
+	while (pb_decode_tag(&body, &wt, &tag, &eof)) {
+		if (wt != PB_WT_STRING || (tag != 1 && tag != 2)) {
+			if (!pb_skip_field(&body, wt))
+				return NULL;
+			continue;
+		}
+		if (tag == 2 && ++n > max)
+			return "key_bundle_upload.one_time_prekeys: more than "
+			    "100";
+		if (!pb_make_string_substream(&body, &sub))
+			return NULL;
+		bad = scan_key(&sub, tag == 1);
+		if (!pb_close_string_substream(&body, &sub))
+			return NULL;
+		if (bad == 0)
+			continue;
+		return tag == 2 ? "key_bundle_upload.one_time_prekeys."
+		    "public_key: not 32 bytes" : bad == 2 ?
+		    "key_bundle_upload.signed_prekey.public_key: not 32 bytes" :
+		    "key_bundle_upload.signed_prekey.signature: not 64 bytes";
+	}
+	return NULL;
+}
+
+static const char *
+scan_fetch(pb_istream_t body)
+{
+	static const size_t max = pb_arraysize(iris_v1_KeyBundleFetch,
+	    device_ids);
+	pb_istream_t sub;
+	pb_wire_type_t wt;
+	uint32_t tag, v;
+	size_t n = 0;
+	bool eof;
+
+	while (pb_decode_tag(&body, &wt, &tag, &eof)) {
+		if (tag == 1 && wt == PB_WT_STRING) {
+			if (!pb_decode_varint32(&body, &v))
+				return NULL;
+			if (v > IRIS_USER_MAX)
+				return "key_bundle_fetch.user: over 64 bytes";
+			if (!pb_read(&body, NULL, v))
+				return NULL;
+		} else if (tag == 2 && wt == PB_WT_VARINT) {
+			if (!pb_decode_varint32(&body, &v))
+				return NULL;
+			n++;
+		} else if (tag == 2 && wt == PB_WT_STRING) {
+			/* Packed: count the varints. */
+			if (!pb_make_string_substream(&body, &sub))
+				return NULL;
+			while (sub.bytes_left > 0 && pb_decode_varint32(&sub,
+			    &v))
+				n++;
+			if (!pb_close_string_substream(&body, &sub))
+				return NULL;
+		} else if (!pb_skip_field(&body, wt))
+			return NULL;
+		if (n > max)
+			return "key_bundle_fetch.device_ids: more than 64";
+	}
+	return NULL;
+}
+
 /* Called by nanopb before each body is decoded: install its callbacks. */
 static bool
 dec_body(pb_istream_t *stream, const pb_field_t *field, void **arg)
@@ -211,11 +317,18 @@ dec_body(pb_istream_t *stream, const pb_field_t *field, void **arg)
 	struct dec *d = *arg;
 	struct iris_wire_msg *m = d->m;
 	pb_callback_t *cb = NULL;
+	const char *why;
 
-	(void)stream;
 	/* A second body in one frame replaces the first (last one wins). */
 	drop_arrays(m);
 	switch (field->tag) {
+	case iris_v1_Frame_key_bundle_upload_tag:
+	case iris_v1_Frame_key_bundle_fetch_tag:
+		why = field->tag == iris_v1_Frame_key_bundle_upload_tag ?
+		    scan_upload(*stream) : scan_fetch(*stream);
+		if (why != NULL)
+			return refuse(d, iris_v1_ErrorCode_ERR_BAD_REQUEST, why);
+		break;
 	case iris_v1_Frame_send_tag:
 		cb = &((iris_v1_Send *)field->pData)->envelopes;
 		cb->funcs.decode = dec_envelope;
@@ -261,6 +374,25 @@ iris__wire_msg_reset(struct iris_wire_msg *m)
 	memset(m, 0, sizeof(*m));
 }
 
+/* The request id of a frame that failed to decode, if it has one. */
+static uint64_t
+peek_request_id(const uint8_t *buf, size_t len)
+{
+	pb_istream_t s = pb_istream_from_buffer(buf, len);
+	pb_wire_type_t wt;
+	uint32_t tag;
+	uint64_t v;
+	bool eof;
+
+	while (pb_decode_tag(&s, &wt, &tag, &eof)) {
+		if (tag == iris_v1_Frame_request_id_tag && wt == PB_WT_VARINT)
+			return pb_decode_varint(&s, &v) ? v : 0;
+		if (!pb_skip_field(&s, wt))
+			break;
+	}
+	return 0;
+}
+
 int
 iris__wire_decode(struct iris_wire_msg *m, const uint8_t *buf, size_t len,
     const struct iris_wire_limits *lim)
@@ -293,6 +425,8 @@ iris__wire_decode(struct iris_wire_msg *m, const uint8_t *buf, size_t len,
 	case iris_v1_ErrorCode_ERR_OVERLOADED:
 		return IRIS_ENOMEM;
 	case iris_v1_ErrorCode_ERR_BAD_REQUEST:
+		/* Well formed, answerable: the request id says to what. */
+		m->f.request_id = peek_request_id(buf, len);
 		return IRIS_EPROTO;
 	default:
 		return IRIS_ETOOBIG;

@@ -506,8 +506,9 @@ rcpt_cb(struct iris_ack_job *j, void *arg)
 	rr->done = 1;
 	rr->rc = j->job.rc;
 	rr->n = j->nrcpts;
-	memcpy(rr->r, j->rcpts, (j->nrcpts < 4 ? j->nrcpts : 4) *
-	    sizeof(*rr->r));
+	if (j->nrcpts > 0)
+		memcpy(rr->r, j->rcpts, (j->nrcpts < 4 ? j->nrcpts : 4) *
+		    sizeof(*rr->r));
 }
 
 static int
