@@ -69,13 +69,14 @@ IRIS_API const char	*iris_version_string(void);
 	XX(IRIS_ESTALE,		-20, "stale state")			\
 	XX(IRIS_ECRYPTO,	-21, "cryptographic check failed")	\
 	XX(IRIS_ECONFIG,	-22, "invalid configuration")		\
-	XX(IRIS_ESHUTDOWN,	-23, "shutting down")
+	XX(IRIS_ESHUTDOWN,	-23, "shutting down")			\
+	XX(IRIS_EBUSY,		-24, "in use by another process")
 
 enum iris_errno {
 #define IRIS__ERRNO_ENUM(name, num, msg) name = (num),
 	IRIS_ERRNO_MAP(IRIS__ERRNO_ENUM)
 #undef IRIS__ERRNO_ENUM
-	IRIS__ERRNO_LAST = IRIS_ESHUTDOWN	/* moves when codes are appended */
+	IRIS__ERRNO_LAST = IRIS_EBUSY	/* moves when codes are appended */
 };
 
 /* Text for an error code; never NULL (unknown codes get a generic text). */

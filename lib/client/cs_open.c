@@ -16,6 +16,7 @@
 #include "util/alloc.h"
 #include "util/clock.h"
 #include "util/config.h"
+#include "util/lockfile.h"
 
 #define RETENTION_MS	(30ULL * 24 * 60 * 60 * 1000)
 #define PRUNE_EVERY_MS	60000
@@ -192,6 +193,7 @@ free_store(struct iris_client_store *cs)
 	writer_close(cs);
 	iris__cs_finalize(cs->rs, CR_COUNT);
 	sqlite3_close(cs->rdb);
+	iris__lockfile_release(cs->lock_fd);	/* after the files */
 	sodium_memzero(cs->rec_key, sizeof(cs->rec_key));
 	sodium_memzero(cs->tag_key, sizeof(cs->tag_key));
 	iris__free(cs->path);
@@ -232,6 +234,7 @@ iris__cs_open_ex(struct iris_client_store **csp, struct event_base *base,
 		return IRIS_ENOMEM;
 	}
 	cs->base = base;
+	cs->lock_fd = -1;
 	cs->refs = 1;
 	cs->now_ms = o != NULL && o->now_ms != NULL ? o->now_ms :
 	    iris__clock_realtime_ms;
@@ -240,7 +243,9 @@ iris__cs_open_ex(struct iris_client_store **csp, struct event_base *base,
 	    o->retention_ms : RETENTION_MS;
 	if (cfg != NULL)
 		cs->log = *iris__config_logger(cfg);
-	if ((rc = iris__cs_derive(cs, key)) != IRIS_OK ||
+	if ((rc = iris__lockfile_take(path, &cs->lock_fd, cs->err,
+	    sizeof(cs->err))) != IRIS_OK ||
+	    (rc = iris__cs_derive(cs, key)) != IRIS_OK ||
 	    (rc = iris__cs_db_open(cs, vfs, &cs->wdb, 0, cs->err,
 	    sizeof(cs->err))) != IRIS_OK ||
 	    (rc = iris__cs_migrate(cs, cs->wdb, cs->err, sizeof(cs->err))) !=

@@ -56,6 +56,7 @@ enum {
 struct iris_client_store {
 	struct event_base	*base;
 	char			*path;
+	int			 lock_fd;	/* held while open */
 	struct iris_logger	 log;
 	char			 err[512];
 	uint8_t			 rec_key[IRIS_CS_KEY_LEN];	/* records */

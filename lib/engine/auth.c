@@ -415,7 +415,7 @@ iris__auth_login(struct iris_session *s, struct iris_wire_msg *m)
 	msg[n++] = (uint8_t)lg->device_id;
 	if (crypto_sign_verify_detached(lg->signature, msg, n, key) != 0) {
 		count_failure(eng, user);
-		iris__log(&eng->log, IRIS_LOG_INFO, "%s: trace %s: failed login"
+		IRIS__PEER_LOG(eng, IRIS_LOG_INFO, "%s: trace %s: failed login"
 		    " as %s/%u", iris__session_peer(s), iris__session_trace(s),
 		    user, lg->device_id);
 		iris__session_error(s, rid, iris_v1_ErrorCode_ERR_AUTH_FAILED,

@@ -346,17 +346,19 @@ open_parts(struct iris_engine *eng)
 	if ((*cert == '\0') != (*key == '\0'))
 		return iris__engine_fail(eng, IRIS_ECONFIG, "tls_cert and tls_key go "
 		    "together");
+	/* The store first: its lock keeps a second engine out of dir. */
+	snprintf(path, sizeof(path), "%s/iris.db", dir);
+	if ((rc = iris_store_open(&eng->store, eng->base, path, eng->cfg)) !=
+	    IRIS_OK)
+		return iris__engine_fail(eng, rc, "cannot open the store %.300s%s",
+		    path, rc == IRIS_EBUSY ? ": another irisd or program uses "
+		    "this data directory" : "");
 	if ((rc = load_server_id(eng, dir)) != IRIS_OK ||
 	    (rc = iris__auth_init(eng, dir)) != IRIS_OK)
 		return rc;
 	if ((rc = iris__tls_server_new(&eng->tls, dir, *cert ? cert : NULL,
 	    *key ? key : NULL, &eng->log, why, sizeof(why))) != IRIS_OK)
 		return iris__engine_fail(eng, rc, "TLS: %s", why);
-	snprintf(path, sizeof(path), "%s/iris.db", dir);
-	if ((rc = iris_store_open(&eng->store, eng->base, path, eng->cfg)) !=
-	    IRIS_OK)
-		return iris__engine_fail(eng, rc, "cannot open the store %.300s",
-		    path);
 	if ((rc = iris__bus_new(&eng->bus, eng->base, iris__config_uint(
 	    eng->cfg, IRIS__OPT_BUS_QUEUE))) != IRIS_OK ||
 	    (rc = iris__core_new(&eng->core, eng->base, eng->cfg, eng->store,
@@ -415,6 +417,8 @@ iris_engine_new(struct iris_engine **engp, struct event_base *base,
 		return rc;
 	}
 	eng->log = *iris__config_logger(eng->cfg);
+	iris__lograte_init(&eng->peer_log, IRIS_PEER_LOG_RATE,
+	    IRIS_PEER_LOG_BURST, iris__clock_mono_us());
 	iris__engine_limits(eng);
 	if ((rc = ip_buckets_init(eng)) != IRIS_OK ||
 	    (rc = open_parts(eng)) != IRIS_OK ||

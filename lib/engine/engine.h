@@ -17,6 +17,7 @@
 #include "net/tls.h"
 #include "util/config.h"
 #include "util/bucket.h"
+#include "util/clock.h"
 #include "util/histo.h"
 #include "util/hmap.h"
 #include "util/log.h"
@@ -27,6 +28,17 @@
 #define IRIS_CHALLENGE_LEN	32
 #define IRIS_LISTENERS_MAX	(IRIS__CONFIG_LIST_MAX + 1)
 #define IRIS_WIRE_ERRS		64	/* error codes counted (v1 has 33) */
+
+/*
+ * Lines a peer can cause (a failed handshake, a bad frame, a failed
+ * login) are rate limited, so that a flood of bad connections cannot
+ * flood the log: PEER_LOG_RATE a second, bursts of PEER_LOG_BURST.
+ */
+#define IRIS_PEER_LOG_RATE	20
+#define IRIS_PEER_LOG_BURST	200
+#define IRIS__PEER_LOG(eng, level, ...)					\
+	iris__log_limited(&(eng)->log, &(eng)->peer_log,		\
+	    iris__clock_mono_us(), (level), __VA_ARGS__)
 
 struct evconnlistener;
 struct iris_core;
@@ -163,6 +175,8 @@ struct iris_engine {
 	/* Per-IP new-connection buckets (hashed; a shared slot is stricter,
 	 * never looser). */
 	struct iris_bucket	*ip_buckets;
+	/* Lines peers can cause, at most PEER_LOG_RATE a second. */
+	struct iris_lograte	 peer_log;
 
 	/* Auth (lib/engine/auth.c). */
 	uint8_t			 sign_pk[32];	/* signs session tokens */

@@ -274,7 +274,7 @@ iris__session_write(struct iris_session *s, const uint8_t *p, size_t len,
 	rc = iris__netconn_write(s->c, p, len);
 	if (rc == IRIS_ELIMIT) {
 		s->eng->st[ST_SLOW_READERS]++;
-		iris__log(&s->eng->log, IRIS_LOG_NOTICE, "%s: output over %zu "
+		IRIS__PEER_LOG(s->eng, IRIS_LOG_NOTICE, "%s: output over %zu "
 		    "bytes, disconnecting a slow reader", s->peer,
 		    s->eng->output_cap);
 		s->state = S_BYE;
@@ -510,7 +510,7 @@ on_frame(struct iris_session *s, const uint8_t *p, size_t n)
 		    m.detail);
 	} else if (rc != IRIS_OK) {
 		s->eng->st[ST_MALFORMED]++;
-		iris__log(&s->eng->log, IRIS_LOG_INFO, "%s: %s (%s); closing",
+		IRIS__PEER_LOG(s->eng, IRIS_LOG_INFO, "%s: %s (%s); closing",
 		    s->peer, iris__wire_errname(m.wire_err),
 		    m.detail != NULL ? m.detail : "");
 		iris__session_bye(s, m.wire_err, 0, m.detail);
@@ -587,7 +587,7 @@ on_close(struct iris_netconn *c, int err, void *arg)
 
 	if (err == IRIS_ETLS) {
 		s->eng->st[ST_TLS_FAILURES]++;
-		iris__log(&s->eng->log, IRIS_LOG_INFO, "%s: %s", s->peer,
+		IRIS__PEER_LOG(s->eng, IRIS_LOG_INFO, "%s: %s", s->peer,
 		    iris__netconn_error(c));
 	}
 	iris__session_free(s);
@@ -623,7 +623,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	eng->st[ST_TIMEOUTS]++;
-	iris__log(&eng->log, IRIS_LOG_INFO, "%s: %s; closing", s->peer, why);
+	IRIS__PEER_LOG(eng, IRIS_LOG_INFO, "%s: %s; closing", s->peer, why);
 	iris__session_bye(s, iris_v1_ErrorCode_ERR_TIMEOUT, 0, why);
 	/* The goodbye gets a moment to drain, then the socket goes. */
 	{

@@ -12,6 +12,7 @@
 #include "util/alloc.h"
 #include "util/clock.h"
 #include "util/config.h"
+#include "util/lockfile.h"
 #include "wire/msg.h"
 
 void
@@ -46,8 +47,14 @@ limits_from_config(struct iris_store *s, struct iris_worker_limits *wl)
 static int
 open_files(struct iris_store *s)
 {
+	char why[400];
 	int rc;
 
+	if ((rc = iris__lockfile_take(s->path, &s->lock_fd, why,
+	    sizeof(why))) != IRIS_OK) {
+		iris__store_seterr(s, "%s", why);
+		return rc;
+	}
 	if ((rc = iris__store_db_open(s, &s->wdb, 0, s->err,
 	    sizeof(s->err))) != IRIS_OK)
 		return rc;
@@ -71,13 +78,15 @@ open_files(struct iris_store *s)
 	    RK_COUNT, s->err, sizeof(s->err));
 }
 
-static void
-free_unstarted(struct iris_store *s)
+void
+iris__store_free_parts(struct iris_store *s)
 {
 	iris__store_writer_close(s);
 	iris__store_finalize(s->rs, RS_COUNT);
 	iris__store_finalize(s->rk, RK_COUNT);
 	sqlite3_close(s->rdb);
+	/* Last: the files are closed, another handle may take them. */
+	iris__lockfile_release(s->lock_fd);
 	iris_config_free(s->cfg);
 	iris__free(s->path);
 	iris__free(s);
@@ -100,6 +109,7 @@ iris__store_open_ex(struct iris_store **storep, struct event_base *base,
 	if ((s = iris__calloc(1, sizeof(*s))) == NULL)
 		return IRIS_ENOMEM;
 	s->base = base;
+	s->lock_fd = -1;
 	rc = cfg != NULL ? iris__config_dup(&s->cfg, cfg) :
 	    iris_config_new(&s->cfg);
 	if (rc != IRIS_OK || (s->path = iris__strdup(path)) == NULL) {
@@ -122,16 +132,16 @@ iris__store_open_ex(struct iris_store **storep, struct event_base *base,
 
 	if ((rc = open_files(s)) != IRIS_OK) {
 		iris__log(&s->log, IRIS_LOG_ERR, "store %s: %s", path, s->err);
-		free_unstarted(s);
+		iris__store_free_parts(s);
 		return rc;
 	}
 	if (s->opts.max_schema > 0) {
-		free_unstarted(s);
+		iris__store_free_parts(s);
 		return IRIS_OK;
 	}
 	if ((rc = iris__worker_start(&s->w, base, &iris__store_worker_ops, s,
 	    &wl)) != IRIS_OK) {
-		free_unstarted(s);
+		iris__store_free_parts(s);
 		return rc;
 	}
 	s->n_depth = iris__store_depth_all(s);

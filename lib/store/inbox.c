@@ -355,15 +355,7 @@ w_writable(void *ctx)
 static void
 w_release(void *ctx)
 {
-	struct iris_store *s = ctx;
-
-	iris__store_writer_close(s);
-	iris__store_finalize(s->rs, RS_COUNT);
-	iris__store_finalize(s->rk, RK_COUNT);
-	sqlite3_close(s->rdb);
-	iris_config_free(s->cfg);
-	iris__free(s->path);
-	iris__free(s);
+	iris__store_free_parts(ctx);
 }
 
 const struct iris_worker_ops iris__store_worker_ops = {

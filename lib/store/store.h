@@ -58,6 +58,7 @@ struct iris_store {
 	struct iris_config	*cfg;
 	struct iris_logger	 log;
 	char			*path;
+	int			 lock_fd;	/* held while open */
 	char			 err[512];
 	struct iris__store_opts	 opts;
 
@@ -249,6 +250,8 @@ void	 iris__chains_settle(struct iris_store *s, int committed);
 void	 iris__store_tick(void *ctx);
 int	 iris__store_writer_open(struct iris_store *s);
 void	 iris__store_writer_close(struct iris_store *s);
+/* Closes the files, drops the lock and frees s (open failed or closed). */
+void	 iris__store_free_parts(struct iris_store *s);
 
 /* The logical shard (0..1023) of a user id: stable, FNV-1a. */
 uint16_t iris__store_shard(const char *user);

@@ -60,6 +60,36 @@ iris__log(const struct iris_logger *lg, int level, const char *fmt, ...)
 }
 
 void
+iris__lograte_init(struct iris_lograte *r, uint32_t per_s, uint32_t burst,
+    uint64_t now_us)
+{
+	iris__bucket_init(&r->b, per_s, burst, now_us);
+	r->suppressed = 0;
+}
+
+void
+iris__log_limited(const struct iris_logger *lg, struct iris_lograte *r,
+    uint64_t now_us, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!iris__log_enabled(lg, level))
+		return;
+	if (!iris__bucket_take(&r->b, now_us, 1, NULL)) {
+		r->suppressed++;
+		return;
+	}
+	if (r->suppressed > 0) {
+		iris__log(lg, level, "(%llu similar lines left out: over the "
+		    "log rate)", (unsigned long long)r->suppressed);
+		r->suppressed = 0;
+	}
+	va_start(ap, fmt);
+	iris__vlog(lg, level, fmt, ap);
+	va_end(ap);
+}
+
+void
 iris__hex(char *out, size_t outlen, const void *p, size_t n)
 {
 	static const char digits[] = "0123456789abcdef";

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "iris.h"
+#include "util/bucket.h"
 
 /*
  * Where an object logs to. A copy lives in each object made from a
@@ -32,6 +33,23 @@ void	 iris__log(const struct iris_logger *lg, int level, const char *fmt,
 	    ...) __attribute__((format(printf, 3, 4)));
 void	 iris__vlog(const struct iris_logger *lg, int level, const char *fmt,
 	    va_list ap) __attribute__((format(printf, 3, 0)));
+
+/*
+ * A rate limit for lines that peers can cause (failed handshakes, bad
+ * frames, failed logins): past it lines are counted, not written, and
+ * the next line written first says how many were left out.
+ */
+struct iris_lograte {
+	struct iris_bucket	 b;
+	uint64_t		 suppressed;
+};
+
+void	 iris__lograte_init(struct iris_lograte *r, uint32_t per_s,
+	    uint32_t burst, uint64_t now_us);
+/* iris__log() within r's rate at now_us (monotonic µs). */
+void	 iris__log_limited(const struct iris_logger *lg,
+	    struct iris_lograte *r, uint64_t now_us, int level,
+	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* Nonzero when a message at level would reach the callback. */
 int	 iris__log_enabled(const struct iris_logger *lg, int level);

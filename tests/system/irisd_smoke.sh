@@ -44,4 +44,23 @@ if "$irisd" --bogus 2>/dev/null; then fail "accepted an unknown flag"; fi
 # tested by tests/system/irisd_serve.c).
 if "$irisd" -d --data-dir "$tmp/data" --listen 127.0.0.1:99999 < /dev/null 2> "$tmp/err"; then fail "started on port 99999"; fi
 grep -q "listen" "$tmp/err" || fail "bad listen address not reported: $(cat "$tmp/err")"
+
+# One irisd per data directory: a second one is refused before it
+# touches anything, and says why; the first keeps serving.
+"$irisd" -d --data-dir "$tmp/one" --listen 127.0.0.1:0 < /dev/null 2> "$tmp/first" &
+first=$!
+deadline=$(( $(date +%s) + 30 ))
+until grep -q "listening on" "$tmp/first"; do
+	kill -0 "$first" 2>/dev/null || fail "first irisd died: $(cat "$tmp/first")"
+	[ "$(date +%s)" -lt "$deadline" ] || fail "first irisd never listened"
+	sleep 0.05
+done
+if "$irisd" -d --data-dir "$tmp/one" --listen 127.0.0.1:0 < /dev/null 2> "$tmp/second"; then
+	fail "a second irisd started on the same data directory"
+fi
+grep -q "another irisd or program uses this data directory" "$tmp/second" ||
+    fail "second irisd did not say why: $(cat "$tmp/second")"
+kill -0 "$first" 2>/dev/null || fail "the first irisd died"
+kill -TERM "$first"
+wait "$first" || fail "the first irisd did not exit 0 on SIGTERM"
 echo "irisd_smoke: ok"

@@ -237,6 +237,14 @@ START_TEST(test_cstore_wrong_key)
 	uint8_t tag[32];
 
 	populate(cs, tag);
+	/* One handle at a time: a second is refused, whatever its key. */
+	{
+		struct iris_client_store *again = NULL;
+
+		ck_assert_int_eq(iris_client_store_open(&again, base, path,
+		    key, NULL), IRIS_EBUSY);
+		ck_assert_ptr_null(again);
+	}
 	iris_client_store_close(cs);
 	ck_assert_int_eq(iris_client_store_open(&cs, base, path, key2, NULL),
 	    IRIS_ECRYPTO);

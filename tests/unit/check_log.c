@@ -10,6 +10,7 @@ struct capture {
 	int	calls;
 	int	level;
 	char	msg[2 * IRIS__LOG_LINE_MAX];
+	char	prev[2 * IRIS__LOG_LINE_MAX];	/* the line before msg */
 };
 
 static void
@@ -20,6 +21,7 @@ capture_cb(int level, const char *msg, void *arg)
 	c->calls++;
 	c->level = level;
 	ck_assert_uint_lt(strlen(msg), sizeof(c->msg));
+	memcpy(c->prev, c->msg, sizeof(c->prev));
 	strcpy(c->msg, msg);
 }
 
@@ -105,6 +107,37 @@ START_TEST(test_truncation)
 }
 END_TEST
 
+/* Past the rate, lines are counted and the next one written says so. */
+START_TEST(test_rate_limited)
+{
+	struct capture c = { 0 };
+	struct iris_logger lg = { capture_cb, &c, IRIS_LOG_INFO };
+	struct iris_lograte r;
+	uint64_t now = 5000000;
+	int i;
+
+	iris__lograte_init(&r, 10, 5, now);
+	for (i = 0; i < 1000; i++)
+		iris__log_limited(&lg, &r, now, IRIS_LOG_INFO, "peer %d", i);
+	ck_assert_int_eq(c.calls, 5);
+	ck_assert_str_eq(c.msg, "peer 4");
+	/* Filtered lines take no tokens and count nothing. */
+	iris__log_limited(&lg, &r, now, IRIS_LOG_DEBUG, "debug");
+	ck_assert_uint_eq(r.suppressed, 995);
+	/* A tenth of a second later, one token: the count, then the line. */
+	now += 100000;
+	iris__log_limited(&lg, &r, now, IRIS_LOG_INFO, "peer %d", 1000);
+	ck_assert_int_eq(c.calls, 7);
+	ck_assert_str_eq(c.prev, "(995 similar lines left out: over the "
+	    "log rate)");
+	ck_assert_str_eq(c.msg, "peer 1000");
+	ck_assert_uint_eq(r.suppressed, 0);
+	iris__log_limited(&lg, &r, now, IRIS_LOG_INFO, "over");
+	ck_assert_int_eq(c.calls, 7);
+	ck_assert_uint_eq(r.suppressed, 1);
+}
+END_TEST
+
 START_TEST(test_hex)
 {
 	const unsigned char id[] = { 0x00, 0x01, 0xab, 0xff, 0x7e };
@@ -139,6 +172,7 @@ suite_log(void)
 	tcase_add_test(tc, test_no_callback);
 	tcase_add_test(tc, test_one_line);
 	tcase_add_test(tc, test_truncation);
+	tcase_add_test(tc, test_rate_limited);
 	tcase_add_test(tc, test_hex);
 	suite_add_tcase(s, tc);
 	return s;

@@ -759,6 +759,19 @@ START_TEST(test_store_refuses_newer_and_foreign)
 }
 END_TEST
 
+/* A second handle on the same files, in this or another process, is
+ * refused before it touches them; the first one's close frees them. */
+START_TEST(test_store_one_handle_at_a_time)
+{
+	struct iris_store *s = open_store(NULL), *again;
+
+	expect_refused(IRIS_EBUSY, "in use by another process");
+	iris_store_close(s);
+	again = open_store(NULL);
+	iris_store_close(again);
+}
+END_TEST
+
 START_TEST(test_store_bad_input)
 {
 	struct iris_store *s = open_store(NULL);
@@ -872,6 +885,7 @@ suite_store(void)
 	tcase_add_test(tc, test_store_scan_edges);
 	tcase_add_test(tc, test_store_migrates_older_schema);
 	tcase_add_test(tc, test_store_refuses_newer_and_foreign);
+	tcase_add_test(tc, test_store_one_handle_at_a_time);
 	tcase_add_test(tc, test_store_bad_input);
 	tcase_add_test(tc, test_store_close_inside_callback);
 	suite_add_tcase(s, tc);
