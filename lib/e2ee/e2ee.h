@@ -244,7 +244,7 @@ int	 iris__e2ee_decrypt_state(const uint8_t *state, size_t slen,
 	    size_t *plen, uint8_t **nstate, size_t *nlen);
 
 /*
- * fingerprint.c: the safety number of two devices, 60 digits and a NUL,
+ * keys.c: the safety number of two devices, 60 digits and a NUL,
  * the same whichever side computes it (each side's 30 digits come from
  * 5200 iterations of SHA-512 over its identity key and user id).
  */

@@ -131,7 +131,7 @@ iris__e2ee_env_parse(const uint8_t *env, size_t len, struct e2ee_env *e)
 		return IRIS_ENOTSUP;
 	p++, left--;
 	if (e->kind == IRIS_E2EE_KIND_PREKEY) {
-		if (left < IRIS_E2EE_PREKEY_EXTRA - 1)
+		if (left < IRIS_E2EE_PREKEY_EXTRA)
 			return IRIS_EPROTO;
 		if (p[0] != ENV_VERSION)
 			return IRIS_EVERSION;

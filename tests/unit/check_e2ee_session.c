@@ -398,6 +398,15 @@ START_TEST(test_bit_flips)
 	/* Truncated and extended envelopes. */
 	for (i = 0; i < msg.n; i++)
 		open_refused(sa, msg.b, i);
+	for (i = 0; i < pre.n; i++) {
+		struct iris_e2ee_prekey_info pi;
+		uint8_t *x = malloc(i + 1);	/* exact size for ASan */
+
+		memcpy(x, pre.b, i);
+		open_refused(sb, x, i);
+		ck_assert_int_lt(iris__e2ee_prekey_info(x, i, &pi), 0);
+		free(x);
+	}
 	{
 		uint8_t *x = malloc(msg.n + 1);
 
