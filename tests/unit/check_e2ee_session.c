@@ -400,7 +400,7 @@ START_TEST(test_bit_flips)
 		open_refused(sa, msg.b, i);
 	for (i = 0; i < pre.n; i++) {
 		struct iris_e2ee_prekey_info pi;
-		uint8_t *x = malloc(i + 1);	/* exact size for ASan */
+		uint8_t *x = malloc(i > 0 ? i : 1);	/* exact, for ASan */
 
 		memcpy(x, pre.b, i);
 		open_refused(sb, x, i);
