@@ -134,11 +134,11 @@ iris__e2ee_encrypt(struct iris_e2ee_session *s, const uint8_t *plain,
 	iris__e2ee_aead_seal(ct, ct, padlen, ad, adlen, p, k);
 	memcpy(s->cks, ck, 32);
 	s->ns++;
-	*elen = (size_t)(ct - env) + padlen + IRIS_E2EE_TAG;
+	*elen = (size_t)(ct - env) + padlen + IRIS_E2EE_TAG;	/* == need */
 	sodium_memzero(ck, sizeof(ck));
 	sodium_memzero(mk, sizeof(mk));
 	sodium_memzero(k, sizeof(k));
-	return *elen == need ? IRIS_OK : IRIS_EINVAL;
+	return IRIS_OK;
 }
 
 /* Opens e with message key mk into plain and unpads it. */
@@ -281,6 +281,8 @@ iris__e2ee_ratchet_open(struct iris_e2ee_session *s, const struct e2ee_env *e,
 
 	if (cap < e->ctlen - IRIS_E2EE_TAG)
 		return IRIS_ETOOBIG;
+	if (e->n == UINT32_MAX)
+		return IRIS_ELIMIT;	/* Nr would wrap */
 	/* Public keys and counters: no secret in these comparisons. */
 	for (i = s->nsk; i-- > 0;) {
 		if (s->sk[i].n != e->n || memcmp(s->sk[i].dh, e->dh, 32) != 0)

@@ -16,6 +16,7 @@
 #include "iris.h"
 #include "suites.h"
 #include "e2ee/e2ee.h"
+#include "util/alloc.h"
 
 #define ENV_CAP		(IRIS_E2EE_PLAIN_MAX + 1024)
 
@@ -623,6 +624,60 @@ START_TEST(test_encrypt_refusals)
 }
 END_TEST
 
+/* Every allocation of a decrypt that skips keys fails in turn: each
+ * failure is IRIS_ENOMEM with the session unchanged, then it opens. */
+START_TEST(test_decrypt_oom)
+{
+	struct dev a, b;
+	struct iris_e2ee_session *sa, *sb, *next;
+	struct env e[40];
+	uint8_t *before, *after, *ns;
+	size_t i, blen, alen, plen, nlen;
+	unsigned long nth;
+	int rc = IRIS_ENOMEM;
+
+	pair_open(&a, &b, &sa, &sb, 0);
+	for (i = 0; i < 40; i++)
+		e[i] = seal(sb, "many");
+	ck_assert_int_eq(iris__e2ee_session_save(sa, &before, &blen), IRIS_OK);
+	for (nth = 1; nth < 100 && rc == IRIS_ENOMEM; nth++) {
+		iris__alloc_fail_after(nth);
+		rc = iris__e2ee_decrypt(sa, e[39].b, e[39].n, plainbuf,
+		    sizeof(plainbuf), &plen, &next);
+		iris__alloc_fail_after(0);
+		if (rc == IRIS_OK)
+			break;
+		ck_assert_int_eq(rc, IRIS_ENOMEM);
+		ck_assert_ptr_null(next);
+		ck_assert_int_eq(iris__e2ee_session_save(sa, &after, &alen),
+		    IRIS_OK);
+		ck_assert_mem_eq(after, before, blen);
+		iris__e2ee_bytes_free(after, alen);
+	}
+	ck_assert_int_eq(rc, IRIS_OK);
+	ck_assert_uint_gt(nth, 1);
+	ck_assert_uint_eq(iris__e2ee_session_nskipped(next), 39);
+	iris__e2ee_session_free(next);
+	/* The same through state bytes. */
+	rc = IRIS_ENOMEM;
+	for (nth = 1; nth < 100 && rc == IRIS_ENOMEM; nth++) {
+		iris__alloc_fail_after(nth);
+		rc = iris__e2ee_decrypt_state(before, blen, e[39].b, e[39].n,
+		    plainbuf, sizeof(plainbuf), &plen, &ns, &nlen);
+		iris__alloc_fail_after(0);
+		if (rc != IRIS_OK)
+			ck_assert_ptr_null(ns);
+	}
+	ck_assert_int_eq(rc, IRIS_OK);
+	iris__e2ee_bytes_free(ns, nlen);
+	iris__e2ee_bytes_free(before, blen);
+	for (i = 0; i < 40; i++)
+		free(e[i].b);
+	iris__e2ee_session_free(sa);
+	iris__e2ee_session_free(sb);
+}
+END_TEST
+
 static void
 setup(void)
 {
@@ -647,6 +702,7 @@ suite_e2ee_session(void)
 	tcase_add_test(tc, test_prekey_paths);
 	tcase_add_test(tc, test_state_bytes);
 	tcase_add_test(tc, test_encrypt_refusals);
+	tcase_add_test(tc, test_decrypt_oom);
 	suite_add_tcase(s, tc);
 	return s;
 }
