@@ -16,6 +16,7 @@
 #include "iris.h"
 #include "suites.h"
 #include "e2ee/e2ee.h"
+#include "e2ee/session.h"
 #include "util/alloc.h"
 
 #define ENV_CAP		(IRIS_E2EE_PLAIN_MAX + 1024)
@@ -678,6 +679,113 @@ START_TEST(test_decrypt_oom)
 }
 END_TEST
 
+static size_t
+kat_hex(uint8_t *out, const char *hex)
+{
+	size_t n = 0;
+	unsigned v;
+
+	for (; hex[0] != '\0'; hex += 2, n++) {
+		ck_assert_int_eq(sscanf(hex, "%2x", &v), 1);
+		out[n] = (uint8_t)v;
+	}
+	return n;
+}
+
+/*
+ * Frozen vectors, computed outside libsodium (Python's hmac and hashlib
+ * from the formulas of research/e2ee.md §6.5): KDF_RK, and a receiving
+ * chain whose message keys open envelopes built here by hand from the
+ * documented header, associated data, padding and state layouts.
+ */
+START_TEST(test_frozen_kat)
+{
+	static const char *k_hex[] = {
+		"634a75146a892c3c7ba7a2d0a1c332e9d6996d9a93b1187ae62336a980d9f0f2",
+		NULL,
+		"a6bfcfdf4f48ff8f46c4a6ede92c59809a617b39c06fcc613316737d92b1bb40",
+	};
+	struct iris_e2ee_session *s, *next;
+	uint8_t rk[32], ck[32], dh[32], want[32], ad[256], aad[512];
+	uint8_t st[1024], env[512], k[32], pt[256], *p;
+	size_t adlen, stlen, plen, padlen;
+	uint32_t n;
+
+	memset(rk, 0x22, 32);
+	memset(dh, 0x33, 32);
+	iris__e2ee_kdf_rk(rk, ck, dh);
+	kat_hex(want, "13702a5561540c204bbe32cd2720ec18"
+	    "77bd469888a60649f54fb2c3f4beae75");
+	ck_assert_mem_eq(rk, want, 32);
+	kat_hex(want, "d31b7106e292792756c03eb75037f319"
+	    "47c8ed271594bbfd8a93834ec2979e62");
+	ck_assert_mem_eq(ck, want, 32);
+
+	/* AD: "IRIS-AD-v1" || IKa || IKb || 5 "alice" 1 || 3 "bob" 7. */
+	p = ad;
+	memcpy(p, "IRIS-AD-v1", 10), p += 10;
+	memset(p, 0x0a, 32), p += 32;
+	memset(p, 0x0b, 32), p += 32;
+	memcpy(p, "\x05" "alice" "\0\0\0\x01", 10), p += 10;
+	memcpy(p, "\x03" "bob" "\0\0\0\x07", 8), p += 8;
+	adlen = (size_t)(p - ad);
+	/* A responder's state: DHr 0x55.., CKr 0x11.., Nr 0, step 1. */
+	p = st;
+	memcpy(p, "IRS1\0\x01\0\x01", 8), p += 12;
+	*p++ = 0x0e;			/* HAS_DHR | HAS_CKS | HAS_CKR */
+	memset(p, 0x44, 32), p += 32;	/* DHs pub */
+	memset(p, 0x45, 32), p += 32;	/* DHs sec */
+	memset(p, 0x55, 32), p += 32;	/* DHr */
+	memset(p, 0x22, 32), p += 32;	/* RK */
+	memset(p, 0x66, 32), p += 32;	/* CKs */
+	memset(p, 0x11, 32), p += 32;	/* CKr */
+	memset(p, 0, 12), p += 12;	/* Ns, Nr, PN */
+	iris__e2ee_put32(p, 1), p += 4;	/* step */
+	memset(p, 0x0a, 32), p += 32;	/* peer IK */
+	memset(p, 0x0b, 32), p += 32;	/* own IK */
+	memset(p, 0x77, 32), p += 32;	/* base key */
+	iris__e2ee_put32(p, 1), p += 4;
+	iris__e2ee_put32(p, IRIS_E2EE_OPK_NONE), p += 4;
+	*p++ = 0;			/* no old chains */
+	iris__e2ee_put16(p, (uint16_t)adlen), p += 2;
+	memcpy(p, ad, adlen), p += adlen;
+	iris__e2ee_put32(p, 0), p += 4;	/* no skipped keys */
+	stlen = (size_t)(p - st);
+	iris__e2ee_put32(st + 8, (uint32_t)(stlen - 12));
+	ck_assert_int_eq(iris__e2ee_session_load(&s, st, stlen), IRIS_OK);
+
+	for (n = 0; n <= 2; n += 2) {
+		/* 02 | 01 | DH | PN | N | nonce | clen | ct. */
+		p = env;
+		*p++ = IRIS_E2EE_KIND_MSG;
+		*p++ = 1;
+		memset(p, 0x55, 32), p += 32;
+		iris__e2ee_put32(p, 0), p += 4;
+		iris__e2ee_put32(p, n), p += 4;
+		memcpy(aad, ad, adlen);
+		iris__e2ee_put16(aad + adlen, 42);
+		memcpy(aad + adlen + 2, env, 42);
+		memset(p, 0x99, 24), p += 24;
+		iris__e2ee_put32(p, 256 + 16), p += 4;
+		memset(pt, 0, sizeof(pt));
+		memcpy(pt, "kat", 3);
+		pt[3] = 0x80;			/* ISO/IEC 7816-4 */
+		padlen = 256;
+		kat_hex(k, k_hex[n]);
+		iris__e2ee_aead_seal(p, pt, padlen, aad, adlen + 2 + 42,
+		    env + 42, k);
+		p += padlen + 16;
+		ck_assert_int_eq(iris__e2ee_decrypt(s, env, (size_t)(p - env),
+		    plainbuf, sizeof(plainbuf), &plen, &next), IRIS_OK);
+		ck_assert_uint_eq(plen, 3);
+		ck_assert_mem_eq(plainbuf, "kat", 3);
+		ck_assert_uint_eq(iris__e2ee_session_nskipped(next), n);
+		iris__e2ee_session_free(next);
+	}
+	iris__e2ee_session_free(s);
+}
+END_TEST
+
 static void
 setup(void)
 {
@@ -703,6 +811,7 @@ suite_e2ee_session(void)
 	tcase_add_test(tc, test_state_bytes);
 	tcase_add_test(tc, test_encrypt_refusals);
 	tcase_add_test(tc, test_decrypt_oom);
+	tcase_add_test(tc, test_frozen_kat);
 	suite_add_tcase(s, tc);
 	return s;
 }
