@@ -188,7 +188,10 @@ int	 iris__e2ee_prekey_info(const uint8_t *env, size_t len,
  * envelope names none), then decrypts its message into plain (cap bytes,
  * at least len). peer_ik, when not NULL, must be the envelope's identity
  * key (IRIS_ECRYPTO otherwise). A new session in *out only on success;
- * the caller then deletes the one-time prekey.
+ * the caller then deletes the one-time prekey. An envelope whose base key
+ * (pi.ek) is that of a session the caller holds, active or archived, is
+ * decrypted with that session instead and never answered again: that is
+ * what refuses a replayed last-resort (signed prekey only) envelope.
  */
 int	 iris__e2ee_respond(struct iris_e2ee_session **out,
 	    const struct iris_e2ee_local *me, const char *peer_user,

@@ -504,6 +504,8 @@ START_TEST(test_prekey_paths)
 	ck_assert_int_eq(iris__e2ee_respond(&sc, &b.me, "alice", 1, a.id.pub,
 	    &b.spk.kp, &b.opk[1].kp, e.b, e.n, plainbuf, sizeof(plainbuf),
 	    &plen), IRIS_OK);
+	ck_assert_mem_eq(plainbuf, "fresh start", plen);
+	iris__e2ee_session_free(sc);
 	free(e.b);
 	free(first.b);
 	/* A bad signed-prekey signature: no session. */
