@@ -23,24 +23,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IRIS_E2EE_KEY		32	/* X25519, Ed25519 public, AEAD */
+#define IRIS_E2EE_KEY		32	/* X25519, Ed25519 pub, AEAD */
 #define IRIS_E2EE_SIG		64
 #define IRIS_E2EE_NONCE		24
 #define IRIS_E2EE_TAG		16
 #define IRIS_E2EE_USER_MAX	64	/* bytes of a user id */
 #define IRIS_E2EE_MAX_SKIP	1000	/* forward jump in one chain */
 #define IRIS_E2EE_MAX_STORED	2000	/* skipped message keys kept */
-#define IRIS_E2EE_OLD_CHAINS	5	/* DH steps a skipped key survives */
-#define IRIS_E2EE_PAD_BLOCK	256	/* plaintexts are padded to this */
+#define IRIS_E2EE_OLD_CHAINS	5	/* DH steps a skipped key lives */
+#define IRIS_E2EE_PAD_BLOCK	256	/* plaintexts padded to this */
 #define IRIS_E2EE_PLAIN_MAX	(63 * 1024)
 #define IRIS_E2EE_HKDF_MAX	(255 * 32)
 
 /* Envelope kinds (the first byte; 0x00 is the plain sealer's framing). */
-#define IRIS_E2EE_KIND_PREKEY	0x01	/* X3DH header, then a message */
+#define IRIS_E2EE_KIND_PREKEY	0x01	/* X3DH header, a message */
 #define IRIS_E2EE_KIND_MSG	0x02	/* a Double Ratchet message */
 
 /* Header 41 + nonce 24 + length 4 + tag 16, after a kind byte. */
-#define IRIS_E2EE_MSG_OVERHEAD	(1 + 41 + IRIS_E2EE_NONCE + 4 + IRIS_E2EE_TAG)
+#define IRIS_E2EE_MSG_OVERHEAD	\
+	(1 + 41 + IRIS_E2EE_NONCE + 4 + IRIS_E2EE_TAG)
 #define IRIS_E2EE_PREKEY_EXTRA	(1 + 32 + 32 + 4 + 4)
 #define IRIS_E2EE_OPK_NONE	UINT32_MAX	/* opk_id: none used */
 
@@ -58,8 +59,9 @@ void	 iris__e2ee_hmac(uint8_t out[32], const uint8_t *key, size_t klen,
 void	 iris__e2ee_hkdf_extract(uint8_t prk[32], const uint8_t *salt,
 	    size_t slen, const uint8_t *ikm, size_t ilen);
 /* IRIS_OK, or IRIS_EINVAL for 0 or more than IRIS_E2EE_HKDF_MAX bytes. */
-int	 iris__e2ee_hkdf_expand(uint8_t *out, size_t olen, const uint8_t *prk,
-	    size_t plen, const uint8_t *info, size_t infolen);
+int	 iris__e2ee_hkdf_expand(uint8_t *out, size_t olen,
+	    const uint8_t *prk, size_t plen, const uint8_t *info,
+	    size_t infolen);
 int	 iris__e2ee_hkdf(uint8_t *out, size_t olen, const uint8_t *salt,
 	    size_t slen, const uint8_t *ikm, size_t ilen, const uint8_t *info,
 	    size_t infolen);
@@ -137,7 +139,8 @@ void	 iris__e2ee_keypair_new(struct iris_e2ee_keypair *kp);
 void	 iris__e2ee_identity_new(struct iris_e2ee_identity *id);
 /* The X25519 forms of an Ed25519 identity: IRIS_OK or IRIS_ECRYPTO. */
 int	 iris__e2ee_identity_dh(uint8_t xsec[32], const uint8_t edsec[64]);
-int	 iris__e2ee_identity_dh_pub(uint8_t xpub[32], const uint8_t edpub[32]);
+int	 iris__e2ee_identity_dh_pub(uint8_t xpub[32],
+	    const uint8_t edpub[32]);
 /* Ed25519 over domain || msg: IRIS_OK, IRIS_ECRYPTO, IRIS_ENOMEM. */
 int	 iris__e2ee_sign(uint8_t sig[64], const uint8_t edsec[64],
 	    const char *domain, const uint8_t *msg, size_t len);
@@ -166,8 +169,8 @@ struct iris_e2ee_session;
 
 /* What a prekey envelope names, so the receiver finds its keys. */
 struct iris_e2ee_prekey_info {
-	uint8_t		 ik[32];	/* the initiator's Ed25519 identity */
-	uint8_t		 ek[32];	/* its ephemeral (the base key) */
+	uint8_t		 ik[32];	/* the initiator's Ed25519 key */
+	uint8_t		 ek[32];	/* its ephemeral: the base key */
 	uint32_t	 spk_id;
 	uint32_t	 opk_id;	/* IRIS_E2EE_OPK_NONE: last resort */
 };
@@ -207,8 +210,9 @@ size_t	 iris__e2ee_envelope_size(const struct iris_e2ee_session *s,
  * Encrypts plain into env (cap bytes), advancing s: persist s before the
  * envelope leaves the device. On failure s is unchanged.
  */
-int	 iris__e2ee_encrypt(struct iris_e2ee_session *s, const uint8_t *plain,
-	    size_t plen, uint8_t *env, size_t cap, size_t *elen);
+int	 iris__e2ee_encrypt(struct iris_e2ee_session *s,
+	    const uint8_t *plain, size_t plen, uint8_t *env, size_t cap,
+	    size_t *elen);
 /*
  * Decrypts env on a copy of s: on success the plaintext is in plain
  * (cap bytes, at least len) and *next is the advanced session, which the
@@ -245,6 +249,11 @@ void	 iris__e2ee_bytes_free(uint8_t *buf, size_t len);
 int	 iris__e2ee_decrypt_state(const uint8_t *state, size_t slen,
 	    const uint8_t *env, size_t len, uint8_t *plain, size_t cap,
 	    size_t *plen, uint8_t **nstate, size_t *nlen);
+/* encrypt() on saved bytes: the new state's bytes (to persist before the
+ * envelope leaves) only on success; state is never changed. */
+int	 iris__e2ee_encrypt_state(const uint8_t *state, size_t slen,
+	    const uint8_t *plain, size_t plen, uint8_t *env, size_t cap,
+	    size_t *elen, uint8_t **nstate, size_t *nlen);
 
 /*
  * keys.c: the safety number of two devices, 60 digits and a NUL,

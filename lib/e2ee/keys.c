@@ -15,7 +15,7 @@
 #include "e2ee/e2ee.h"
 #include "util/alloc.h"
 
-#define SIGN_STACK	512	/* domain || message on the stack up to this */
+#define SIGN_STACK	512	/* signed bytes kept on the stack */
 #define FP_VERSION	0
 #define FP_ITERATIONS	5200
 #define FP_DIGITS	30

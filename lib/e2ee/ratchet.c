@@ -21,7 +21,8 @@
 #define MK_INFO		"libiris/v1/mk"
 #define ENV_VERSION	1
 /* AD || u16 length || every envelope byte before the nonce. */
-#define AEAD_AD_MAX	(SESSION_AD_MAX + 2 + IRIS_E2EE_PREKEY_EXTRA + 1 + 41)
+#define AEAD_AD_MAX	\
+	(SESSION_AD_MAX + 2 + 1 + IRIS_E2EE_PREKEY_EXTRA + 41)
 
 void
 iris__e2ee_kdf_rk(uint8_t rk[32], uint8_t ck[32], const uint8_t dh[32])
@@ -134,7 +135,8 @@ iris__e2ee_encrypt(struct iris_e2ee_session *s, const uint8_t *plain,
 	iris__e2ee_aead_seal(ct, ct, padlen, ad, adlen, p, k);
 	memcpy(s->cks, ck, 32);
 	s->ns++;
-	*elen = (size_t)(ct - env) + padlen + IRIS_E2EE_TAG;	/* == need */
+	/* need, exactly */
+	*elen = (size_t)(ct - env) + padlen + IRIS_E2EE_TAG;
 	sodium_memzero(ck, sizeof(ck));
 	sodium_memzero(mk, sizeof(mk));
 	sodium_memzero(k, sizeof(k));

@@ -22,7 +22,7 @@
 #define SESSION_HAS_DHR		0x02
 #define SESSION_HAS_CKS		0x04
 #define SESSION_HAS_CKR		0x08
-#define SESSION_PENDING		0x10	/* still sending prekey envelopes */
+#define SESSION_PENDING		0x10	/* sends prekey envelopes */
 #define SESSION_FLAGS		0x1f
 
 struct session_skipped {
@@ -65,13 +65,14 @@ struct iris_e2ee_session *iris__e2ee_session_new(void);
 int	 iris__e2ee_session_reserve(struct iris_e2ee_session *s, uint32_t n);
 
 /* KDF_RK: (rk, dh) -> rk' || ck. */
-void	 iris__e2ee_kdf_rk(uint8_t rk[32], uint8_t ck[32], const uint8_t dh[32]);
+void	 iris__e2ee_kdf_rk(uint8_t rk[32], uint8_t ck[32],
+	    const uint8_t dh[32]);
 
 /* A parsed envelope: pointers into the caller's bytes. */
 struct e2ee_env {
 	int		 kind;
 	struct iris_e2ee_prekey_info pre;	/* IRIS_E2EE_KIND_PREKEY */
-	const uint8_t	*hdr;		/* every byte before the nonce */
+	const uint8_t	*hdr;		/* bytes before the nonce */
 	size_t		 hdrlen;
 	const uint8_t	*dh;		/* the sender's ratchet key */
 	uint32_t	 pn, n;

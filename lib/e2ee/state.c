@@ -395,3 +395,24 @@ iris__e2ee_decrypt_state(const uint8_t *state, size_t slen,
 		sodium_memzero(plain, *plen);
 	return rc;
 }
+
+int
+iris__e2ee_encrypt_state(const uint8_t *state, size_t slen,
+    const uint8_t *plain, size_t plen, uint8_t *env, size_t cap,
+    size_t *elen, uint8_t **nstate, size_t *nlen)
+{
+	struct iris_e2ee_session *s;
+	int rc;
+
+	if (nstate == NULL || nlen == NULL)
+		return IRIS_EINVAL;
+	*nstate = NULL;
+	*nlen = 0;
+	if ((rc = iris__e2ee_session_load(&s, state, slen)) != IRIS_OK)
+		return rc;
+	if ((rc = iris__e2ee_encrypt(s, plain, plen, env, cap, elen)) ==
+	    IRIS_OK)
+		rc = iris__e2ee_session_save(s, nstate, nlen);
+	iris__e2ee_session_free(s);
+	return rc;
+}

@@ -234,8 +234,8 @@ main(int argc, char **argv)
 	printf("%-52s %12.4f\n", "session setup (bundle check, X3DH, 1st msg)",
 	    setup_ms);
 	printf("%-52s %12.4f\n", "encrypt+decrypt, one direction", same_ms);
-	printf("%-52s %12.4f\n", "encrypt+decrypt, turn every message (DH step)",
-	    turn_ms);
+	printf("%-52s %12.4f\n",
+	    "encrypt+decrypt, turn every message (DH step)", turn_ms);
 	printf("%-52s %12.4f\n", "encrypt+decrypt, bursts 1-8, via state bytes",
 	    bytes_ms);
 	printf("envelope: %d B framing and tag (+%d B with the X3DH header), "
