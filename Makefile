@@ -189,9 +189,24 @@ $(FUZZ_BIN): $(FUZZ_SRCS) $(wildcard lib/*/*.h) include/iris.h
 	    -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_SRCS) \
 	    $(NANOPB_LIBS)
 
+# The E2EE parsers (envelopes, X3DH, state bytes): lib/e2ee and the
+# allocation wrappers, on libsodium.
+FUZZ_E2EE_BIN  := $(BUILD)/tests/fuzz_e2ee
+FUZZ_E2EE_SRCS := tests/fuzz/fuzz_e2ee.c $(filter lib/e2ee/%,$(LIB_SRCS)) \
+		  lib/util/alloc.c
+SODIUM_CFLAGS   = $(shell $(PKG_CONFIG) --cflags libsodium)
+SODIUM_LIBS     = $(shell $(PKG_CONFIG) --libs libsodium)
+
+$(FUZZ_E2EE_BIN): $(FUZZ_E2EE_SRCS) $(wildcard lib/e2ee/*.h) include/iris.h
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(LIB_CPPFLAGS) $(SODIUM_CFLAGS) -std=c11 -g -O1 \
+	    -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_E2EE_SRCS) \
+	    $(SODIUM_LIBS)
+
 .PHONY: all lib programs examples tests check _check run _run deps install uninstall \
-	clean proto fuzz fuzz-corpus bench-store bench-conn bench-msg \
-	bench-client
+	clean proto fuzz fuzz-corpus fuzz-corpus-e2ee bench-store bench-conn \
+	bench-msg bench-client bench-e2ee
 all: lib programs examples $(CONF_SAMPLE)
 examples: $(EXAMPLES)
 lib: $(LIB_SO) $(LIB_A)
@@ -240,7 +255,7 @@ _check: all tests
 	@echo "== install into a staging tree, build against it with pkg-config"
 	$(Q)MAKE="$(MAKE)" SANITIZE=$(SANITIZE) sh tests/system/install.sh $(BUILD) "$(SANFLAGS)"
 ifneq ($(SANITIZE),1)
-	@echo "== fuzz the frame decoder for $(FUZZ_TIME) s"
+	@echo "== fuzz the frame decoder for $(FUZZ_TIME) s, the E2EE parsers for $(FUZZ_E2EE_TIME) s"
 	$(Q)$(MAKE) --no-print-directory fuzz
 endif
 	@echo "== all checks passed"
@@ -277,8 +292,10 @@ bench-client: $(BUILD)/tests/bench/client_bench
 	    $(CURDIR)/$(BUILD)/tests/bench/client_bench $(BENCH_ARGS); \
 	    rc=$$?; rm -rf $$d; exit $$rc
 
-fuzz: $(FUZZ_BIN)
+fuzz: $(FUZZ_BIN) $(FUZZ_E2EE_BIN)
 	$(Q)sh tests/fuzz/run.sh $(FUZZ_BIN) $(FUZZ_TIME)
+	$(Q)sh tests/fuzz/run.sh $(FUZZ_E2EE_BIN) $(FUZZ_E2EE_TIME) \
+	    tests/fuzz/corpus_e2ee
 
 # Regenerates the seed corpus from the sample frames of every body.
 fuzz-corpus: $(LIB_A)
@@ -287,6 +304,21 @@ fuzz-corpus: $(LIB_A)
 	    tests/fuzz/mkcorpus.c tests/unit/samples.c $(LIB_A) $(LIB_LIBS)
 	$(Q)rm -f tests/fuzz/corpus/*.bin
 	$(Q)$(BUILD)/tests/mkcorpus tests/fuzz/corpus
+
+# Regenerates the E2EE fuzzer's seeds (its fixed sessions' envelopes and
+# state bytes: the same in every build, from deterministic randomness).
+fuzz-corpus-e2ee: $(FUZZ_E2EE_SRCS)
+	@mkdir -p $(BUILD)/tests tests/fuzz/corpus_e2ee
+	$(Q)$(CC) $(LIB_CPPFLAGS) $(SODIUM_CFLAGS) -std=c11 \
+	    -DFUZZ_E2EE_MKCORPUS -o $(BUILD)/tests/mkcorpus_e2ee \
+	    $(FUZZ_E2EE_SRCS) $(SODIUM_LIBS)
+	$(Q)rm -f tests/fuzz/corpus_e2ee/*.bin
+	$(Q)$(BUILD)/tests/mkcorpus_e2ee tests/fuzz/corpus_e2ee
+
+# E2EE costs on an existing session (encrypt + decrypt per message, state
+# saved and loaded as the client does), session setup, envelope overhead.
+bench-e2ee: $(BUILD)/tests/bench/e2ee_bench
+	$(Q)$(BUILD)/tests/bench/e2ee_bench $(BENCH_ARGS)
 
 proto:
 	$(NANOPB_GEN) --error-on-unmatched -D proto -I proto proto/iris.proto

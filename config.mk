@@ -34,6 +34,7 @@ V		?= 0
 # Fuzzing (tests/fuzz): clang with libFuzzer.
 FUZZ_CC		?= clang
 FUZZ_TIME	?= 20
+FUZZ_E2EE_TIME	?= 10
 
 # Debian 12 ships the nanopb generator with its own interpreter line; run it
 # by path so that another python3 on PATH (without protobuf) is not used.

@@ -1,15 +1,16 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
-# Runs the frame fuzzer for a time box over a copy of the seed corpus and
+# Runs a fuzzer for a time box over a copy of a seed corpus (the third
+# argument, tests/fuzz/corpus by default: the frame fuzzer's) and
 # prints how many inputs it executed. Any crash, leak or sanitizer report
 # fails; the crashing input is kept in build/ for replay.
 set -eu
-bin=$1 secs=$2
+bin=$1 secs=$2 corpus=${3:-tests/fuzz/corpus}
 seed=${FUZZ_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cp tests/fuzz/corpus/* "$work/"
-echo "fuzz: seed $seed, $secs s, $(ls tests/fuzz/corpus | wc -l) seed inputs"
+cp "$corpus"/* "$work/"
+echo "fuzz: seed $seed, $secs s, $(ls "$corpus" | wc -l) seed inputs"
 if ! "$bin" -seed="$seed" -max_total_time="$secs" -max_len=65536 \
     -rss_limit_mb=2048 -artifact_prefix="$(dirname "$bin")/fuzz-" \
     -print_final_stats=1 "$work" > "$work/log" 2>&1; then

@@ -45,5 +45,19 @@ if [ -n "$bus" ]; then
 	echo "layers: the bus depends on what it connects: $bus" >&2
 	fail=1
 fi
-[ $fail = 0 ] && echo "layers: pure layers, programs, edge, bus and core clean"
+# lib/e2ee is pure cryptography: libsodium and util only, no loop, socket,
+# TLS or store; of the library's layers only the client uses it.
+e2ee=$(grep -lE '#include[[:space:]]*(<(event2/|mbedtls/|sqlite3|sys/socket|netinet/|pthread)|"(wire|net|store|bus|core|engine|client)/)' \
+    lib/e2ee/*.[ch] 2>/dev/null || true)
+if [ -n "$e2ee" ]; then
+	echo "layers: e2ee files depend on more than util and libsodium: $e2ee" >&2
+	fail=1
+fi
+users=$(grep -lE '#include[[:space:]]*"e2ee/' lib/*/*.[ch] 2>/dev/null |
+    grep -vE '^lib/(e2ee|client)/' || true)
+if [ -n "$users" ]; then
+	echo "layers: only the client may use lib/e2ee: $users" >&2
+	fail=1
+fi
+[ $fail = 0 ] && echo "layers: pure layers, programs, edge, bus, core and e2ee clean"
 exit $fail
