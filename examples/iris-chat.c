@@ -739,8 +739,9 @@ setup_loop(struct chat *ch)
 	    isatty(STDIN_FILENO);
 	if (!ch->in_polled)
 		return 0;
-	if (evutil_make_socket_nonblocking(STDIN_FILENO) != 0 ||
-	    (ch->stdin_ev = event_new(ch->base, STDIN_FILENO,
+	/* Left blocking (a terminal's flags are the shell's too): one read
+	 * per readiness never blocks. */
+	if ((ch->stdin_ev = event_new(ch->base, STDIN_FILENO,
 	    EV_READ | EV_PERSIST, on_stdin, ch)) == NULL ||
 	    event_add(ch->stdin_ev, NULL) != 0)
 		return -1;
