@@ -72,6 +72,12 @@ struct chat {
 	int			 in_eof, in_polled;
 	char			 to[USER_MAX + 1];
 	long			 count[W_TYPING + 1];
+	long			 sends, failed;	/* made here, failed for good */
+	struct {
+		int		 add;
+		uint32_t	 id;
+		uint8_t		 key[32];
+	}			 devop;		/* waiting for our own list */
 	enum wait_kind		 wait;
 	long			 wait_n;
 	char			 wait_user[USER_MAX + 1];
@@ -184,7 +190,10 @@ wait_done(struct chat *ch)
 			return 0;
 		/* FALLTHROUGH */
 	case W_OUTBOX:
-		return iris_client_outbox(ch->client) == 0;
+		/* And every send made here reported: the outbox may empty
+		 * before the sent callback has told the last ack. */
+		return iris_client_outbox(ch->client) == 0 &&
+		    ch->count[W_ACKED] + ch->failed >= ch->sends;
 	case W_PRESENCE:
 		online = seen_slot(ch, ch->wait_user);
 		return online != NULL && *online;
@@ -332,6 +341,7 @@ on_sent(struct iris_client *c, const uint8_t id[16], int status, void *arg)
 		ch->count[W_ACKED]++;
 	} else {
 		emit("sent %s failed %s", h, iris_errname(status));
+		ch->failed++;
 		ch->status = 1;
 	}
 	pump(ch);
@@ -462,13 +472,17 @@ static int
 send_text(struct chat *ch, const char *to, const char *text)
 {
 	uint8_t id[16];
+	int rc;
 
 	if (to == NULL || *to == '\0') {
 		emit("error IRIS_EINVAL no peer: /to USER first");
 		ch->status = 1;
 		return IRIS_OK;
 	}
-	return iris_client_send(ch->client, to, 0, text, strlen(text), id);
+	if ((rc = iris_client_send(ch->client, to, 0, text, strlen(text),
+	    id)) == IRIS_OK)
+		ch->sends++;
+	return rc;
 }
 
 /* /wait KIND [ARG] */
@@ -534,25 +548,51 @@ cmd_whoami(struct chat *ch)
 	return IRIS_OK;
 }
 
+/* Our own list is known now: the device change waiting for it goes. */
+static void
+on_own_devices(struct iris_client *c, int rc, const char *user,
+    uint64_t version, const uint32_t *ids, const uint8_t (*keys)[32],
+    size_t n, void *arg)
+{
+	struct chat *ch = arg;
+
+	(void)user; (void)version; (void)ids; (void)keys; (void)n;
+	if (rc == IRIS_OK)
+		rc = ch->devop.add ? iris_client_add_device(c, ch->devop.id,
+		    ch->devop.key, on_done, ch) :
+		    iris_client_remove_device(c, ch->devop.id, on_done, ch);
+	if (rc != IRIS_OK)
+		reply_done(ch, rc, ch->request);
+}
+
 static int
 cmd_device(struct chat *ch, int add, const char *idarg, const char *keyarg)
 {
-	uint8_t key[32];
+	uint8_t key[32] = { 0 };
 	char *end;
 	unsigned long id;
+	int rc;
 
 	if (idarg == NULL)
 		return IRIS_EINVAL;
 	id = strtoul(idarg, &end, 10);
 	if (*end != '\0' || id == 0 || id > UINT32_MAX)
 		return IRIS_EINVAL;
-	if (!add)
-		return iris_client_remove_device(ch->client, (uint32_t)id,
-		    on_done, ch);
-	if (keyarg == NULL || unhex(key, sizeof(key), keyarg) != 0)
+	if (add && (keyarg == NULL || unhex(key, sizeof(key), keyarg) != 0))
 		return IRIS_EINVAL;
-	return iris_client_add_device(ch->client, (uint32_t)id, key, on_done,
-	    ch);
+	rc = add ? iris_client_add_device(ch->client, (uint32_t)id, key,
+	    on_done, ch) : iris_client_remove_device(ch->client, (uint32_t)id,
+	    on_done, ch);
+	if (rc != IRIS_ESTATE ||
+	    iris_client_state(ch->client) != IRIS_CLIENT_ONLINE)
+		return rc;
+	/* Online, but our own device list is not loaded yet: fetch it and
+	 * make the change once it is there. */
+	ch->devop.add = add;
+	ch->devop.id = (uint32_t)id;
+	memcpy(ch->devop.key, key, sizeof(key));
+	return iris_client_devices(ch->client, iris_client_user(ch->client,
+	    NULL), on_own_devices, ch);
 }
 
 /* Runs one command line; a request holds the later ones until it ends. */
