@@ -3,6 +3,7 @@
 #   all (default)  libiris.so, libiris.a, irisd, examples
 #   check          the whole test suite (make check SANITIZE=1: ASan+UBSan)
 #   run            build and run irisd in the foreground on ./data
+#   demo           a private irisd and two iris-chat clients that chat
 #   deps           install the Debian packages the build and tests need
 #   install, uninstall, clean, proto (regenerate nanopb code), fuzz
 # Outputs go to build/ (build/san/ for SANITIZE=1).
@@ -205,8 +206,8 @@ $(FUZZ_E2EE_BIN): $(FUZZ_E2EE_SRCS) $(wildcard lib/e2ee/*.h) include/iris.h
 	    $(SODIUM_LIBS)
 
 .PHONY: all lib programs examples tests check _check run _run deps install uninstall \
-	clean proto fuzz fuzz-corpus fuzz-corpus-e2ee bench-store bench-conn \
-	bench-msg bench-client bench-e2ee
+	clean proto fuzz fuzz-corpus fuzz-corpus-e2ee demo bench-store \
+	bench-conn bench-msg bench-client bench-e2ee
 all: lib programs examples $(CONF_SAMPLE)
 examples: $(EXAMPLES)
 lib: $(LIB_SO) $(LIB_A)
@@ -252,6 +253,9 @@ _check: all tests
 	$(Q)sh tests/system/irisd_smoke.sh $(BUILD)
 	@echo "== examples"
 	$(Q)sh tests/system/examples.sh $(BUILD)
+	$(Q)sh tests/system/chat.sh $(BUILD)
+	@echo "== demo"
+	$(Q)sh tests/system/demo.sh $(BUILD)
 	@echo "== install into a staging tree, build against it with pkg-config"
 	$(Q)MAKE="$(MAKE)" SANITIZE=$(SANITIZE) sh tests/system/install.sh $(BUILD) "$(SANFLAGS)"
 ifneq ($(SANITIZE),1)
@@ -263,6 +267,13 @@ endif
 _run: all
 	$(Q)mkdir -p data
 	LD_LIBRARY_PATH=$(BUILD) ./$(IRISD) -d --data-dir ./data
+
+# The demo (tests/system/demo.sh, also run by make check): a private
+# irisd in a temp dir, two users invited with irisctl, two iris-chat
+# clients exchanging messages; prints what each saw, fails unless each
+# received exactly what the other sent.
+demo: all
+	$(Q)sh tests/system/demo.sh $(BUILD)
 
 # The store benchmark (not a test): fsync floor, one commit per append,
 # group commit; prints a table and one JSON line.

@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
 # Installs (or removes) man pages, with a link for every name a page
-# documents with .Nm, so that `man iris_errname` finds iris_strerror.3.
+# documents in its NAME (.Nm) or SYNOPSIS (.Fn, .Fo), so that
+# `man iris_errname` finds iris_strerror.3.
 # usage: install.sh install|uninstall MANDIR page...
 set -eu
 mode=$1 mandir=$2
@@ -10,7 +11,9 @@ for page in "$@"; do
 	base=$(basename "$page")
 	sec=${base##*.}
 	dir=$mandir/man$sec
-	names=$(sed -n 's/^\.Nm \([A-Za-z0-9_.-]*\).*/\1/p' "$page" | sort -u)
+	names=$(awk '/^\.Sh / { s = $2 } s == "NAME" && /^\.Nm / { print $2 }
+	    s == "SYNOPSIS" && /^\.F[no] / { print $2 }' "$page" |
+	    sed 's/[^A-Za-z0-9_.-].*//' | sort -u)
 	if [ "$mode" = install ]; then
 		mkdir -p "$dir"
 		cp "$page" "$dir/$base"

@@ -3,7 +3,8 @@
 # make install into a staging tree (DESTDIR, PREFIX=/usr): every file is
 # where it belongs, a program built with `pkg-config --cflags --libs
 # libiris` against the tree runs (shared, and static with Libs.private),
-# and make uninstall removes every file again.
+# the client API of the tree runs against the staged irisd, and make
+# uninstall removes every file again.
 set -eu
 build=$1 sanflags=${2:-}
 make=${MAKE:-make}
@@ -18,6 +19,7 @@ for f in usr/lib/libiris.so.0 usr/lib/libiris.so usr/lib/libiris.a \
     usr/include/iris.h usr/lib/pkgconfig/libiris.pc usr/sbin/irisd \
     usr/share/man/man3/libiris.3 usr/share/man/man3/iris_strerror.3 \
     usr/share/man/man3/iris_errname.3 usr/share/man/man7/iris-protocol.7 \
+    usr/share/man/man3/iris_client_send.3 usr/share/man/man3/iris_client_msg_body.3 \
     usr/etc/iris/iris.conf usr/etc/iris/iris.conf.sample \
     usr/lib/systemd/system/irisd.service; do
 	[ -e "$stage/$f" ] || fail "missing $f"
@@ -77,7 +79,90 @@ cc $sanflags -o "$tmp/tiny-static" "$tmp/tiny.c" \
     $(echo "$sflags" | sed "s|-liris|$stage/usr/lib/libiris.a|") || fail "static link failed: $sflags"
 "$tmp/tiny-static" "$tmp/b.db" | grep -q "acked 1" || fail "static tiny program failed"
 
+# The client API from the tree: the staged irisd, two users invited with
+# the staged irisctl, a program built with pkg-config only registers both
+# (two client objects sharing one client store) and sends from one to the
+# other, which receives exactly that.
+cat > "$tmp/tinyclient.c" <<'C'
+#include <stdio.h>
+#include <string.h>
+#include <event2/event.h>
+#include <iris_client.h>
+static int registered, got;
+static struct event_base *base;
+static void reg(struct iris_client *c, int rc, void *arg) {
+	(void)c; (void)arg;
+	registered += rc == IRIS_OK;
+	if (rc != IRIS_OK) fprintf(stderr, "register: %s\n", iris_errname(rc));
+}
+static void msg(struct iris_client *c, const struct iris_client_msg *m, void *arg) {
+	size_t len;
+	const char *body = iris_client_msg_body(m, &len);
+	(void)c; (void)arg;
+	got = len == 5 && memcmp(body, "hello", 5) == 0 &&
+	    strcmp(iris_client_msg_sender(m, NULL), "alice") == 0;
+	event_base_loopbreak(base);
+}
+static struct iris_client *mk(struct iris_client_store *st, const char *srv,
+    const char *pin, const char *user, const char *invite) {
+	struct iris_client_config *cfg;
+	struct iris_client *c = NULL;
+	if (iris_client_config_new(&cfg) != IRIS_OK) return NULL;
+	if (iris_client_config_set_server(cfg, srv) != IRIS_OK ||
+	    iris_client_config_set_pin(cfg, pin) != IRIS_OK ||
+	    iris_client_config_set_user(cfg, user) != IRIS_OK ||
+	    iris_client_new(&c, base, st, cfg) != IRIS_OK ||
+	    iris_client_register(c, invite, reg, NULL) != IRIS_OK) {
+		iris_client_free(c);
+		c = NULL;
+	}
+	iris_client_config_free(cfg);
+	return c;
+}
+int main(int argc, char **argv) {
+	static const uint8_t key[IRIS_CLIENT_STORE_KEY_LEN];
+	struct iris_client_store *st;
+	struct iris_client *a, *b;
+	struct timeval limit = { 20, 0 };
+	uint8_t id[16];
+	int rc = 1;
+	if (argc != 6 || (base = event_base_new()) == NULL) return 2;
+	if (iris_client_store_open(&st, base, argv[1], key, NULL) != IRIS_OK) return 3;
+	a = mk(st, argv[2], argv[3], "alice", argv[4]);
+	b = mk(st, argv[2], argv[3], "bob", argv[5]);
+	iris_client_set_message_cb(b, msg, NULL);
+	event_base_loopexit(base, &limit);
+	while (a != NULL && b != NULL && registered < 2 &&
+	    event_base_loop(base, EVLOOP_ONCE) == 0)
+		;
+	if (registered == 2 &&
+	    iris_client_send(a, "bob", 0, "hello", 5, id) == IRIS_OK)
+		event_base_dispatch(base);
+	printf("tinyclient: registered %d, received %d\n", registered, got);
+	rc = registered == 2 && got ? 0 : 1;
+	iris_client_free(a);
+	iris_client_free(b);
+	iris_client_store_close(st);
+	event_base_free(base);
+	return rc;
+}
+C
+cc $sanflags -o "$tmp/tinyclient" "$tmp/tinyclient.c" $flags || fail "cannot build the client program against the tree: $flags"
+IRIS_BUILD_DIR=$stage/usr/sbin
+LD_LIBRARY_PATH="$stage/usr/lib"
+export IRIS_BUILD_DIR LD_LIBRARY_PATH
+. tests/system/irisd_lib.sh
+mkdir "$tmp/srv"
+irisd_start "$tmp/srv" || fail "the staged irisd did not start"
+ia=$("$stage/usr/sbin/irisctl" -d "$tmp/srv/data" user add alice 600)
+ib=$("$stage/usr/sbin/irisctl" -d "$tmp/srv/data" user add bob 600)
+"$tmp/tinyclient" "$tmp/c.db" "127.0.0.1:$IRISD_PORT" "$IRISD_FP" "$ia" "$ib" > "$tmp/tc" 2>&1 ||
+    { kill "$IRISD_PID"; fail "the client program failed: $(cat "$tmp/tc")"; }
+grep -q 'registered 2, received 1' "$tmp/tc" || fail "client program: $(cat "$tmp/tc")"
+irisd_stop || fail "the staged irisd did not exit 0"
+unset LD_LIBRARY_PATH
+
 $make --no-print-directory -s uninstall DESTDIR="$stage" PREFIX=/usr BUILD="$build" SANITIZE="${SANITIZE:-0}" > "$tmp/log" 2>&1 || fail "make uninstall failed"
 left=$(find "$stage" -type f -o -type l)
 [ -z "$left" ] || fail "uninstall left files: $left"
-echo "install: staged install, pkg-config build (shared and static) and uninstall ok"
+echo "install: staged install, pkg-config build (shared and static), $(cat "$tmp/tc"), uninstall ok"
