@@ -232,6 +232,9 @@ struct iris_client {
 	struct event		*ev_ob;
 	struct iris_bucket	 ob_bucket;
 	int			 ob_have_bucket;
+	/* Acks whose sent records are still committing: a receipt may
+	 * come before its record is readable. */
+	struct acked_ctx	*ob_acking;
 
 	/* Receive pipeline (recv.c). */
 	struct rx_item		*rx_head;	/* accepted, not committed */
@@ -374,6 +377,10 @@ void	 iris__outbox_offline(struct iris_client *c);
 void	 iris__outbox_lists(struct iris_client *c, const char *user, int rc,
 	    int changed);
 void	 iris__outbox_free_all(struct iris_client *c);
+/* The client message id of our send the server named msg_id, from an
+ * ack still committing: IRIS_OK or IRIS_ENOTFOUND. */
+int	 iris__outbox_acking(const struct iris_client *c, uint64_t msg_id,
+	    uint8_t cmid[16]);
 
 /* recv.c */
 void	 iris__recv_deliver(struct iris_client *c, const iris_v1_Deliver *d,

@@ -341,14 +341,35 @@ arm(struct iris_client *c, uint64_t ms)
 
 struct acked_ctx {
 	uint8_t		 cmid[16];
+	uint64_t	 msg_id;
+	struct acked_ctx *next;		/* c->ob_acking */
 };
+
+int
+iris__outbox_acking(const struct iris_client *c, uint64_t msg_id,
+    uint8_t cmid[16])
+{
+	const struct acked_ctx *x;
+
+	for (x = c->ob_acking; x != NULL; x = x->next)
+		if (x->msg_id == msg_id) {
+			memcpy(cmid, x->cmid, 16);
+			return IRIS_OK;
+		}
+	return IRIS_ENOTFOUND;
+}
 
 static void
 acked_done(struct iris_client *c, int rc, void *arg)
 {
-	struct acked_ctx *x = arg;
+	struct acked_ctx *x = arg, **pp;
 
 	(void)rc;
+	for (pp = &c->ob_acking; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == x) {
+			*pp = x->next;
+			break;
+		}
 	/* Even if the removal did not commit: the server has it, and a
 	 * resend after a restart only gets the same ack again. */
 	if (!iris__client_tearing(c))
@@ -373,6 +394,7 @@ on_acked(struct iris_client *c, struct ob_entry *e, const iris_v1_SendAck *a)
 		return;
 	}
 	memcpy(x->cmid, e->cmid, 16);
+	x->msg_id = a->msg_id;
 	/* The server's msg id names it in delivery receipts. */
 	iris__buf_put(&rec, e->cmid, 16);
 	iris__buf_str8(&rec, e->to, strlen(e->to));
@@ -382,6 +404,9 @@ on_acked(struct iris_client *c, struct ob_entry *e, const iris_v1_SendAck *a)
 		iris__client_txn_drop(t);
 		iris__free(x);
 		iris__outbox_sent_event(c, e->cmid, IRIS_CLIENT_ACKED);
+	} else {
+		x->next = c->ob_acking;
+		c->ob_acking = x;
 	}
 	iris__buf_free(&rec);
 	iris__outbox_unlink(c, e);

@@ -363,7 +363,8 @@ receipt(struct iris_client *c, struct rx_item *it,
 		iris__rd_init(&rd, rec.p, rec.len);
 		iris__rd_copy(&rd, it->cmid, 16);
 		it->rcpt_known = !rd.bad;
-	}
+	} else if (iris__outbox_acking(c, r->msg_id, it->cmid) == IRIS_OK)
+		it->rcpt_known = 1;	/* its record is still committing */
 	iris__buf_free(&rec);
 }
 
