@@ -15,7 +15,7 @@ main(void)
 		suite_error, suite_alloc, suite_config, suite_log, suite_hlc,
 		suite_bucket, suite_uuid, suite_frame, suite_msg, suite_oom,
 		suite_worker, suite_store, suite_net, suite_hmap, suite_bus,
-		suite_cstore, suite_client,
+		suite_cstore, suite_client, suite_durability,
 	};
 	SRunner *sr;
 	size_t i;

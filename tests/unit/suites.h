@@ -22,6 +22,7 @@ Suite	*suite_hmap(void);
 Suite	*suite_bus(void);
 Suite	*suite_cstore(void);
 Suite	*suite_client(void);
+Suite	*suite_durability(void);
 
 /* Per-test timeout in seconds, scaled by CK_TIMEOUT_MULTIPLIER by Check. */
 #define IRIS_TEST_TIMEOUT	30
