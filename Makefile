@@ -178,6 +178,18 @@ $(BUILD)/tests/bench/%: $(BUILD)/obj/tests/bench/%.o $(SUPPORT_OBJS) \
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(SUPPORT_OBJS) $(LIB_A) $(LIB_LIBS)
 
+# iris-bench, the load generator (one program of several files).
+IRIS_BENCH_SRCS := $(sort $(wildcard tests/bench/iris_bench/*.c))
+IRIS_BENCH_OBJS := $(IRIS_BENCH_SRCS:%.c=$(BUILD)/obj/%.o)
+IRIS_BENCH      := $(BUILD)/tests/bench/iris-bench
+BENCH_BINS      += $(IRIS_BENCH)
+
+$(IRIS_BENCH): $(IRIS_BENCH_OBJS) $(SUPPORT_OBJS) $(LIB_A)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(IRIS_BENCH_OBJS) $(SUPPORT_OBJS) \
+	    $(LIB_A) $(LIB_LIBS)
+
 FUZZ_BIN  := $(BUILD)/tests/fuzz_frame
 FUZZ_SRCS := tests/fuzz/fuzz_frame.c $(filter lib/util/% lib/wire/%,$(LIB_SRCS)) \
 	     proto/iris.pb.c
