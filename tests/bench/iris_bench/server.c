@@ -123,7 +123,7 @@ ib_row(const char *workload, const char *figure, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(v, sizeof(v), fmt, ap);
 	va_end(ap);
-	printf("| %-10s | %-48s | %14s |\n", workload, figure, v);
+	printf("| %-10s | %-44s | %20s |\n", workload, figure, v);
 }
 
 void
