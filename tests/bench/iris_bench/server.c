@@ -59,6 +59,9 @@ ib_server_start(struct ib_server *s, const struct ib_opts *o,
 		s->metrics_port = atoi(p + strlen("metrics on http://"
 		    "127.0.0.1:"));
 	pthread_mutex_unlock(&s->d.mu);
+	printf("irisd: pid %d, port %d, metrics port %d, in %s\n",
+	    (int)s->d.pid, s->d.port, s->metrics_port, s->dir);
+	fflush(stdout);
 	s->durable = -1;
 	if (s->metrics_port > 0 && scrape_get(s->metrics_port, "/metrics",
 	    page, sizeof(page)) == 200 && (v = scrape_value(page,
