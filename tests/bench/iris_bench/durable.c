@@ -11,14 +11,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "iris.h"
+#include "procstat.h"
 #include "ib.h"
 
 #define SETTLE_MS	60000	/* for what is in flight at a level's end */
 
 struct level {
 	double		 offered, msgs_per_s, cpu_s_per_m, per_commit;
+	double		 srv_cores, cli_cores;	/* CPU used / wall time */
 	struct ib_lat	 ack, dlv;
 };
 
@@ -27,11 +30,12 @@ static int
 level(struct ib_fleet *f, double rate, double secs, struct level *lv)
 {
 	uint64_t t0, now, end, k = 0, due;
-	double cpu0, a0, c0, a1, c1;
+	double cpu0, cli0, a0, c0, a1, c1, wall;
 	int from, to;
 
 	ib_samples_reset(f);
 	cpu0 = ib_server_cpu(f->srv);
+	cli0 = ps_cpu_s(getpid());
 	ib_server_commits(f->srv, &a0, &c0);
 	t0 = bu_now_ns();
 	end = t0 + (uint64_t)(secs * 1e9);
@@ -55,9 +59,12 @@ level(struct ib_fleet *f, double rate, double secs, struct level *lv)
 		ib_fail(f, "no traffic");
 		return -1;
 	}
+	wall = (double)(now - t0) / 1e9;
 	lv->offered = rate;
-	lv->msgs_per_s = (double)k / ((double)(now - t0) / 1e9);
+	lv->msgs_per_s = (double)k / wall;
 	lv->cpu_s_per_m = (ib_server_cpu(f->srv) - cpu0) * 1e6 / (double)k;
+	lv->srv_cores = (ib_server_cpu(f->srv) - cpu0) / wall;
+	lv->cli_cores = (ps_cpu_s(getpid()) - cli0) / wall;
 	lv->per_commit = c1 > c0 ? (a1 - a0) / (c1 - c0) : -1;
 	ib_lat(f->ack_ns, f->nack, &lv->ack);
 	ib_lat(f->dlv_ns, f->ndlv, &lv->dlv);
@@ -69,9 +76,10 @@ show(const struct level *lv, const char *tag)
 {
 	printf("  %-9s offered %7.0f/s  acked %7.0f/s  ack p50 %6.2f p99 "
 	    "%7.2f p999 %7.2f ms  deliver p50 %6.2f p99 %7.2f p999 %7.2f ms"
-	    "  cpu %.2f s/M  %.1f msgs/commit\n", tag, lv->offered,
-	    lv->msgs_per_s, lv->ack.p50, lv->ack.p99, lv->ack.p999,
-	    lv->dlv.p50, lv->dlv.p99, lv->dlv.p999, lv->cpu_s_per_m,
+	    "  irisd cpu %.1f s/M (%.2f cores)  client %.2f cores  %.1f "
+	    "msgs/commit\n", tag, lv->offered, lv->msgs_per_s, lv->ack.p50,
+	    lv->ack.p99, lv->ack.p999, lv->dlv.p50, lv->dlv.p99,
+	    lv->dlv.p999, lv->cpu_s_per_m, lv->srv_cores, lv->cli_cores,
 	    lv->per_commit);
 	fflush(stdout);
 }
@@ -133,18 +141,22 @@ ib_durable(const struct ib_opts *o, struct ib_server *s)
 	ib_row("durable", "server CPU s per million msgs", "%.1f",
 	    best->cpu_s_per_m);
 	ib_row("durable", "msgs per commit", "%.1f", best->per_commit);
+	ib_row("durable", "CPU cores used: irisd / load generator", "%.2f/%.2f",
+	    best->srv_cores, best->cli_cores);
 	ib_json("{\"workload\":\"durable\",\"msgs_per_s\":%.0f,"
 	    "\"ack_p50_ms\":%.3f,\"ack_p99_ms\":%.3f,\"ack_p999_ms\":%.3f,"
 	    "\"deliver_p50_ms\":%.3f,\"deliver_p99_ms\":%.3f,"
 	    "\"deliver_p999_ms\":%.3f,\"fsync_per_s\":%.0f,"
 	    "\"fsync_ratio\":%.2f,\"cpu_s_per_million\":%.2f,"
-	    "\"msgs_per_commit\":%.1f,\"half_load_msgs_per_s\":%.0f,"
+	    "\"msgs_per_commit\":%.1f,\"irisd_cores\":%.2f,"
+	    "\"client_cores\":%.2f,\"half_load_msgs_per_s\":%.0f,"
 	    "\"half_ack_p50_ms\":%.3f,\"half_ack_p99_ms\":%.3f,"
 	    "\"half_deliver_p99_ms\":%.3f,\"users\":%d,\"payload\":%d,"
 	    "\"level_s\":%.1f,\"levels\":%d,\"msgs\":%llu",
 	    best->msgs_per_s, best->ack.p50, best->ack.p99, best->ack.p999,
 	    best->dlv.p50, best->dlv.p99, best->dlv.p999, fps,
 	    best->msgs_per_s / fps, best->cpu_s_per_m, best->per_commit,
+	    best->srv_cores, best->cli_cores,
 	    half.msgs_per_s, half.ack.p50, half.ack.p99, half.dlv.p99,
 	    o->users, IB_PAYLOAD, o->level_s, (int)(best - lv) + 1,
 	    (unsigned long long)f.sent);

@@ -24,6 +24,7 @@ static const char limits[] =
     "idle_timeout 1h\nstore_queue 1000000\nlog_level notice\n";
 
 static char settings[1024];
+static int not_durable;		/* the current irisd: durability none */
 
 int
 ib_server_start(struct ib_server *s, const struct ib_opts *o,
@@ -67,6 +68,7 @@ ib_server_start(struct ib_server *s, const struct ib_opts *o,
 	    page, sizeof(page)) == 200 && (v = scrape_value(page,
 	    "iris_store_durable")) >= 0)
 		s->durable = (int)v;
+	not_durable = s->durable == 0;
 	snprintf(settings, sizeof(settings), "\"durability\":\"%s\","
 	    "\"limits\":\"%s\",\"seed\":%llu,\"scale\":\"%s\"",
 	    s->durable == 1 ? "full (fsync before ack)" : s->durable == 0 ?
@@ -126,7 +128,8 @@ ib_row(const char *workload, const char *figure, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(v, sizeof(v), fmt, ap);
 	va_end(ap);
-	printf("| %-10s | %-44s | %20s |\n", workload, figure, v);
+	printf("| %-10s | %s%-*s | %20s |\n", workload, not_durable ?
+	    "NOT DURABLE: " : "", not_durable ? 31 : 44, figure, v);
 }
 
 void
