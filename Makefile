@@ -179,6 +179,18 @@ $(BUILD)/tests/bench/%: $(BUILD)/obj/tests/bench/%.o $(SUPPORT_OBJS) \
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(SUPPORT_OBJS) $(LIB_A) $(LIB_LIBS)
 
+# iris-bench, the load generator (one program of several files).
+IRIS_BENCH_SRCS := $(sort $(wildcard tests/bench/iris_bench/*.c))
+IRIS_BENCH_OBJS := $(IRIS_BENCH_SRCS:%.c=$(BUILD)/obj/%.o)
+IRIS_BENCH      := $(BUILD)/tests/bench/iris-bench
+BENCH_BINS      += $(IRIS_BENCH)
+
+$(IRIS_BENCH): $(IRIS_BENCH_OBJS) $(SUPPORT_OBJS) $(LIB_A)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(IRIS_BENCH_OBJS) $(SUPPORT_OBJS) \
+	    $(LIB_A) $(LIB_LIBS)
+
 FUZZ_BIN  := $(BUILD)/tests/fuzz_frame
 FUZZ_SRCS := tests/fuzz/fuzz_frame.c $(filter lib/util/% lib/wire/%,$(LIB_SRCS)) \
 	     proto/iris.pb.c
@@ -206,7 +218,7 @@ $(FUZZ_E2EE_BIN): $(FUZZ_E2EE_SRCS) $(wildcard lib/e2ee/*.h) include/iris.h
 	    $(SODIUM_LIBS)
 
 .PHONY: all lib programs examples tests check _check run _run deps install uninstall \
-	clean proto fuzz fuzz-corpus fuzz-corpus-e2ee demo bench-store \
+	clean proto fuzz fuzz-corpus fuzz-corpus-e2ee demo bench bench-store \
 	bench-conn bench-msg bench-client bench-e2ee
 all: lib programs examples $(CONF_SAMPLE)
 examples: $(EXAMPLES)
@@ -249,6 +261,8 @@ _check: all tests
 	$(Q)sh tests/lint/proto.sh $(NANOPB_GEN) $(BUILD)
 	@echo "== system tests"
 	$(Q)sh tests/system/run.sh $(BUILD) $(SYS_BINS)
+	@echo "== iris-bench smoke run (traffic, no loss)"
+	$(Q)sh tests/system/bench_smoke.sh $(BUILD)
 	@echo "== irisd"
 	$(Q)sh tests/system/irisd_smoke.sh $(BUILD)
 	@echo "== examples"
@@ -280,20 +294,33 @@ demo: all
 bench-store: $(BUILD)/tests/bench/store_bench
 	$(BUILD)/tests/bench/store_bench $(BENCH_ARGS)
 
-# Connection costs of a real irisd: memory per idle TLS connection, CPU
-# per login (full and ticket).
-bench-conn: $(BUILD)/tests/bench/conn_bench all
-	$(Q)d=$$(mktemp -d) && cd $$d && IRIS_BUILD=$(CURDIR)/$(BUILD) \
-	    LD_LIBRARY_PATH=$(CURDIR)/$(BUILD) \
-	    $(CURDIR)/$(BUILD)/tests/bench/conn_bench $(BENCH_ARGS); \
+# iris-bench against fresh irisds (each workload its own, in a temporary
+# directory): `make bench` runs every workload at small scale (a few
+# minutes) and prints the table, `make bench FULL=1` at full scale;
+# BENCH_ARGS adds options (iris-bench -N: durability none, NOT durable).
+# bench-conn and bench-msg run its connection and messaging workloads.
+# The E2EE client-cost benchmark joins `make bench` once it exists.
+BENCH_SCALE := $(if $(filter 1,$(FULL)),-F,)
+RUN_IRIS_BENCH = d=$$(mktemp -d) && cd $$d && \
+	    IRIS_BUILD=$(CURDIR)/$(BUILD) LD_LIBRARY_PATH=$(CURDIR)/$(BUILD) \
+	    $(CURDIR)/$(IRIS_BENCH)
+ifneq ($(wildcard tests/bench/e2ee_bench.c),)
+BENCH_E2EE := bench-e2ee
+endif
+
+bench: $(IRIS_BENCH) all
+	$(Q)$(RUN_IRIS_BENCH) $(BENCH_SCALE) $(BENCH_ARGS); \
+	    rc=$$?; rm -rf $$d; exit $$rc
+ifneq ($(BENCH_E2EE),)
+	$(Q)$(MAKE) --no-print-directory $(BENCH_E2EE)
+endif
+
+bench-conn: $(IRIS_BENCH) all
+	$(Q)$(RUN_IRIS_BENCH) $(BENCH_SCALE) -w idle,reconnect $(BENCH_ARGS); \
 	    rc=$$?; rm -rf $$d; exit $$rc
 
-# A small messaging load run through a real irisd: messages/s, send->ack
-# and send->delivery p50/p99, every delivery checked.
-bench-msg: $(BUILD)/tests/bench/msg_bench all
-	$(Q)d=$$(mktemp -d) && cd $$d && IRIS_BUILD=$(CURDIR)/$(BUILD) \
-	    LD_LIBRARY_PATH=$(CURDIR)/$(BUILD) \
-	    $(CURDIR)/$(BUILD)/tests/bench/msg_bench $(BENCH_ARGS); \
+bench-msg: $(IRIS_BENCH) all
+	$(Q)$(RUN_IRIS_BENCH) $(BENCH_SCALE) -w durable,latency $(BENCH_ARGS); \
 	    rc=$$?; rm -rf $$d; exit $$rc
 
 # The client library end to end (engine and two clients in one process):

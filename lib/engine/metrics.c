@@ -147,7 +147,8 @@ on_metrics(struct evhttp_request *req, void *arg)
 		int gauge = strcmp(name, "queued") == 0 ||
 		    strcmp(name, "read_only") == 0 ||
 		    strcmp(name, "max_batch") == 0 ||
-		    strcmp(name, "depth") == 0;
+		    strcmp(name, "depth") == 0 ||
+		    strcmp(name, "durable") == 0;
 
 		if (iris_store_stat(eng->store, name, &v) != IRIS_OK)
 			continue;

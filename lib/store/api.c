@@ -34,6 +34,7 @@ limits_from_config(struct iris_store *s, struct iris_worker_limits *wl)
 	s->dedup_window_ms = iris__config_uint(c, IRIS__OPT_DEDUP_WINDOW);
 	s->retention_ms = iris__config_uint(c, IRIS__OPT_STORE_RETENTION);
 	s->wal_max = iris__config_uint(c, IRIS__OPT_STORE_WAL_MAX);
+	s->durable = iris__config_uint(c, IRIS__OPT_DURABILITY) == 0;
 	s->max_envelope = iris__config_uint(c, IRIS__OPT_MAX_ENVELOPE);
 	s->max_envelopes = 2 * iris__config_uint(c,
 	    IRIS__OPT_MAX_DEVICES_PER_USER) - 1;
@@ -130,6 +131,20 @@ iris__store_open_ex(struct iris_store **storep, struct event_base *base,
 	iris__hlc_init(&s->hlc, (uint8_t)iris__config_uint(s->cfg,
 	    IRIS__OPT_NODE_ID), s->opts.now_ms, s->opts.now_arg);
 
+	if (!s->durable && !iris__config_uint(s->cfg,
+	    IRIS__OPT_DURABILITY_NONE_OK)) {
+		iris__log(&s->log, IRIS_LOG_ERR, "store %s: durability none "
+		    "refused: it acks sends before they are on disk; set "
+		    "durability_none_i_understand = yes to run it anyway",
+		    path);
+		free_unstarted(s);
+		return IRIS_ECONFIG;
+	}
+	if (!s->durable)
+		iris__log(&s->log, IRIS_LOG_WARNING, "store %s: WARNING: "
+		    "durability none: commits are NOT synced, acked messages "
+		    "are lost on a power loss or OS crash; for benchmark "
+		    "comparisons only", path);
 	if ((rc = open_files(s)) != IRIS_OK) {
 		iris__log(&s->log, IRIS_LOG_ERR, "store %s: %s", path, s->err);
 		iris__store_free_parts(s);
@@ -301,7 +316,7 @@ static const char *const stat_names[] = {
 	"refused_queue_full", "io_errors", "recoveries", "checkpoints",
 	"pruned_messages", "pruned_sends", "receipts", "depth", "commits",
 	"committed_jobs", "failed_commits", "max_batch", "queued",
-	"read_only",
+	"read_only", "durable",
 };
 
 int
@@ -336,6 +351,9 @@ iris_store_stat(const struct iris_store *s, const char *name,
 	case 5:
 		*value = (uint64_t)__atomic_load_n(&s->read_only,
 		    __ATOMIC_ACQUIRE);
+		return IRIS_OK;
+	case 6:
+		*value = (uint64_t)s->durable;
 		return IRIS_OK;
 	default:
 		return IRIS_ENOTFOUND;

@@ -190,9 +190,9 @@ iris__store_db_open(struct iris_store *s, sqlite3 **dbp, int readonly,
 	 * commits never run an automatic checkpoint.
 	 */
 	snprintf(pragmas, sizeof(pragmas),
-	    "PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=0;"
+	    "PRAGMA synchronous=%s; PRAGMA wal_autocheckpoint=0;"
 	    " PRAGMA journal_size_limit=%llu; PRAGMA cache_size=-16384;",
-	    (unsigned long long)s->wal_max);
+	    s->durable ? "FULL" : "OFF", (unsigned long long)s->wal_max);
 	if ((rc = sqlite3_exec(db, pragmas, NULL, NULL, NULL)) != SQLITE_OK) {
 		rc = fail(err, errlen, db, "setting pragmas", rc);
 		sqlite3_close(db);

@@ -67,6 +67,7 @@ struct iris_store {
 	uint64_t		 dedup_window_ms;
 	uint64_t		 retention_ms;
 	uint64_t		 wal_max;
+	int			 durable;	/* 0: durability none */
 	size_t			 max_envelope;
 	size_t			 max_envelopes;
 

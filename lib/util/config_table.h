@@ -170,6 +170,16 @@
 	X(SIGNED_PREKEY_GRACE, "signed_prekey_grace", DURATION, "30d",	\
 	    0, IRIS__HOURS(24 * 365), NULL, NULL,			\
 	    "How long the key directory keeps a replaced signed prekey"	\
-	    " after its successor came.")
+	    " after its successor came.")				\
+	X(DURABILITY, "durability", ENUM, "full", 0, 0, "full none",	\
+	    NULL,							\
+	    "full: a send is acked only once its commit is fsync'd;"	\
+	    " none: commits are not synced (NOT durable: a power loss"	\
+	    " or OS crash loses acked messages), for comparisons only;"	\
+	    " refused unless durability_none_i_understand is yes.")	\
+	X(DURABILITY_NONE_OK, "durability_none_i_understand", BOOL,	\
+	    "no", 0, 0, NULL, NULL,					\
+	    "Confirms durability none; without it, irisd and the store"	\
+	    " refuse to start with durability none.")
 
 #endif /* IRIS_UTIL_CONFIG_TABLE_H */

@@ -24,7 +24,6 @@
 #define U(x)		((unsigned long long)(x))
 #define TARGET_RATE	50000.0	/* durable appends/s with group commit */
 #define TARGET_RATIO	6.0	/* ... and this many times the fsync rate */
-#define OW_SIZE		(4 << 20)	/* file for overwrite+fdatasync */
 
 struct opts {
 	const char	*dir;
@@ -79,63 +78,6 @@ cpu_seconds(void)
 	getrusage(RUSAGE_SELF, &ru);
 	return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
 	    ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
-}
-
-/*
- * (a) 512-byte writes to a file, each followed by fdatasync: appends (the
- * file grows, as a new WAL does), or overwrites in place (as a WAL that
- * has been reset does, which is cheaper: no size change to sync).
- */
-static int
-bench_fsync(const struct opts *o, int overwrite, double *per_s, double *p50,
-    double *p99)
-{
-	char path[4200], buf[512];
-	uint64_t *lat = NULL, end, t;
-	size_t n = 0, cap = 0;
-	off_t off = 0;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/fsync.tmp", o->dir);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600)) < 0) {
-		perror(path);
-		return -1;
-	}
-	bu_fill(buf, sizeof(buf), 1);
-	/* Overwrites go to blocks already written and synced. */
-	for (; overwrite && off < OW_SIZE; off += (off_t)sizeof(buf))
-		if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
-			overwrite = -1;
-	if (overwrite < 0 || fsync(fd) != 0) {
-		perror(path);
-		close(fd);
-		return -1;
-	}
-	off = 0;
-	end = bu_now_ns() + (uint64_t)(o->secs * 1e9);
-	while ((t = bu_now_ns()) < end) {
-		if (pwrite(fd, buf, sizeof(buf), off) != (ssize_t)sizeof(buf) ||
-		    fdatasync(fd) != 0) {
-			perror("write+fdatasync");
-			close(fd);
-			return -1;
-		}
-		off += (off_t)sizeof(buf);
-		if (overwrite && off >= OW_SIZE)
-			off = 0;
-		if (n == cap && (lat = realloc(lat, (cap = cap * 2 + 4096) *
-		    sizeof(*lat))) == NULL)
-			abort();
-		lat[n++] = bu_now_ns() - t;
-	}
-	close(fd);
-	unlink(path);
-	bu_sort_u64(lat, n);
-	*per_s = (double)n / o->secs;
-	*p50 = (double)bu_pct(lat, n, 50) / 1e3;
-	*p99 = (double)bu_pct(lat, n, 99) / 1e3;
-	free(lat);
-	return n > 0 ? 0 : -1;
 }
 
 /* Append id's envelope: its id, then bytes that follow from it. */
@@ -673,9 +615,9 @@ main(int argc, char **argv)
 	    sysconf(_SC_NPROCESSORS_ONLN), conf);
 
 	/* (a), (b), (c): every append is verified, or no figures. */
-	if (bench_fsync(&o, 0, &f.fsync_per_s, &f.fsync_p50_us,
-	    &f.fsync_p99_us) != 0 || bench_fsync(&o, 1, &f.ow_per_s,
-	    &f.ow_p50_us, &f.ow_p99_us) != 0)
+	if (bu_fsync_rate(o.dir, 0, o.secs, &f.fsync_per_s, &f.fsync_p50_us,
+	    &f.fsync_p99_us) != 0 || bu_fsync_rate(o.dir, 1, o.secs,
+	    &f.ow_per_s, &f.ow_p50_us, &f.ow_p99_us) != 0)
 		goto out;
 	if (run_store(&o, cfg, "single.db", 0, 1, &r) != 0)
 		goto out;

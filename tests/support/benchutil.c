@@ -4,6 +4,7 @@
  * deterministic bytes, percentiles, bounded loop runs, scratch dirs.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -413,4 +414,58 @@ bu_append_wait(struct event_base *base, struct iris_store *st,
 			bad = 1;
 		}
 	return run_until(base, all_acked, &aw, timeout_ms) && !bad ? 0 : -1;
+}
+
+#define FSYNC_OW_SIZE	(4 << 20)	/* file for overwrite+fdatasync */
+
+int
+bu_fsync_rate(const char *dir, int overwrite, double secs, double *per_s,
+    double *p50_us, double *p99_us)
+{
+	char path[4200], buf[512];
+	uint64_t *lat = NULL, end, t;
+	size_t n = 0, cap = 0;
+	off_t off = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/fsync.tmp", dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600)) < 0) {
+		perror(path);
+		return -1;
+	}
+	bu_fill(buf, sizeof(buf), 1);
+	/* Overwrites go to blocks already written and synced. */
+	for (; overwrite && off < FSYNC_OW_SIZE; off += (off_t)sizeof(buf))
+		if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
+			overwrite = -1;
+	if (overwrite < 0 || fsync(fd) != 0) {
+		perror(path);
+		close(fd);
+		return -1;
+	}
+	off = 0;
+	end = bu_now_ns() + (uint64_t)(secs * 1e9);
+	while ((t = bu_now_ns()) < end) {
+		if (pwrite(fd, buf, sizeof(buf), off) != (ssize_t)sizeof(buf) ||
+		    fdatasync(fd) != 0) {
+			perror("write+fdatasync");
+			close(fd);
+			return -1;
+		}
+		off += (off_t)sizeof(buf);
+		if (overwrite && off >= FSYNC_OW_SIZE)
+			off = 0;
+		if (n == cap && (lat = realloc(lat, (cap = cap * 2 + 4096) *
+		    sizeof(*lat))) == NULL)
+			abort();
+		lat[n++] = bu_now_ns() - t;
+	}
+	close(fd);
+	unlink(path);
+	bu_sort_u64(lat, n);
+	*per_s = (double)n / secs;
+	*p50_us = (double)bu_pct(lat, n, 50) / 1e3;
+	*p99_us = (double)bu_pct(lat, n, 99) / 1e3;
+	free(lat);
+	return n > 0 ? 0 : -1;
 }

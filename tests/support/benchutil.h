@@ -115,4 +115,13 @@ int	 bu_append_wait(struct event_base *base, struct iris_store *st,
 	    struct iris_send **sends, struct bu_ack *res, size_t n,
 	    unsigned timeout_ms);
 
+/*
+ * The fsync floor of the file system under dir: 512-byte writes, each
+ * followed by fdatasync, for secs seconds, appending (the file grows, as
+ * a new WAL does) or overwriting in place (as a reset WAL does, which is
+ * cheaper: no size change to sync). Returns 0, or -1 (reason printed).
+ */
+int	 bu_fsync_rate(const char *dir, int overwrite, double secs,
+	    double *per_s, double *p50_us, double *p99_us);
+
 #endif /* IRIS_TESTS_BENCHUTIL_H */

@@ -24,6 +24,7 @@ Suite	*suite_cstore(void);
 Suite	*suite_client(void);
 Suite	*suite_e2ee(void);
 Suite	*suite_e2ee_session(void);
+Suite	*suite_durability(void);
 
 /* Per-test timeout in seconds, scaled by CK_TIMEOUT_MULTIPLIER by Check. */
 #define IRIS_TEST_TIMEOUT	30
