@@ -137,7 +137,7 @@ iris__store_open_ex(struct iris_store **storep, struct event_base *base,
 		    "refused: it acks sends before they are on disk; set "
 		    "durability_none_i_understand = yes to run it anyway",
 		    path);
-		free_unstarted(s);
+		iris__store_free_parts(s);
 		return IRIS_ECONFIG;
 	}
 	if (!s->durable)
