@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -37,6 +38,8 @@ static struct rec *recs;
 static struct faultvfs_stats st;
 static uint64_t die_at, nth, budget;
 static int nth_kind, nth_permanent, broken, drop_on_fail;
+static char delay_substr[256];
+static unsigned delay_ms;
 
 /* Forgets the writes since the last sync. */
 static void
@@ -239,6 +242,7 @@ static int
 f_sync(sqlite3_file *f, int flags)
 {
 	struct rec *r = ((struct ffile *)f)->rec;
+	unsigned ms;
 	int rc;
 
 	if (r == NULL)
@@ -252,8 +256,27 @@ f_sync(sqlite3_file *f, int flags)
 		unlinks_durable();
 		rc = snapshot(r, REAL(f));
 	}
+	ms = delay_ms != 0 && strstr(r->path, delay_substr) != NULL ?
+	    delay_ms : 0;
 	pthread_mutex_unlock(&mu);
+	if (ms != 0) {
+		struct timespec ts = { (time_t)(ms / 1000),
+		    (long)(ms % 1000) * 1000000L };
+
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+	}
 	return rc;
+}
+
+void
+faultvfs_sync_delay(const char *substr, unsigned ms)
+{
+	pthread_mutex_lock(&mu);
+	snprintf(delay_substr, sizeof(delay_substr), "%s",
+	    substr != NULL ? substr : "");
+	delay_ms = substr != NULL ? ms : 0;
+	pthread_mutex_unlock(&mu);
 }
 
 static const sqlite3_io_methods f_methods = {

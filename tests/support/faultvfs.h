@@ -54,6 +54,12 @@ void	 faultvfs_sync_fail_drops(int drop);
 void	 faultvfs_set_budget(uint64_t bytes);	/* 0: no budget */
 void	 faultvfs_stats(struct faultvfs_stats *st);
 /*
+ * A slow disk: every xSync of a tracked file whose path contains substr
+ * takes ms longer (the caller's thread sleeps, outside the VFS's lock).
+ * NULL or 0 ms: no delay. Kept across faultvfs_reset().
+ */
+void	 faultvfs_sync_delay(const char *substr, unsigned ms);
+/*
  * Power loss, once every connection is closed: each tracked file goes
  * back to its durable image (or away, if it has none) and -shm files are
  * removed. With torn set, each 4 KiB page written since a file's last
