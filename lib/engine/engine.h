@@ -295,6 +295,11 @@ void	 iris__auth_sweep(struct iris_engine *eng);
 int	 iris__engine_fail(struct iris_engine *eng, int rc, const char *fmt,
 	    ...) __attribute__((format(printf, 3, 4)));
 void	 iris__engine_inbound(struct iris_engine *eng, int64_t delta);
+/* lib/engine/listen.c: per-IP buckets (again on reload), listeners. */
+int	 iris__engine_ip_init(struct iris_engine *eng);
+/* Listens on addr (HOST:PORT, TLS) or on a Unix socket path (tls 0). */
+int	 iris__engine_listen(struct iris_engine *eng, const char *addr,
+	    int tls);
 void	 iris__engine_limits(struct iris_engine *eng);
 
 #endif /* IRIS_ENGINE_ENGINE_H */
