@@ -66,7 +66,7 @@ enum creq_kind {
 	RQ_NONE, RQ_HELLO, RQ_REGISTER, RQ_LOGIN, RQ_PING, RQ_DEVLIST_GET,
 	RQ_DEVLIST_PUT, RQ_LINK_TOKEN, RQ_SEND, RQ_TYPING, RQ_SYNC, RQ_ACK,
 	RQ_CONTACTS_GET, RQ_CONTACTS_EDIT, RQ_SETTINGS, RQ_SUBSCRIBE,
-	RQ_UNSUBSCRIBE,
+	RQ_UNSUBSCRIBE, RQ_KEYS_UPLOAD, RQ_KEYS_FETCH,
 };
 
 struct creq {
@@ -265,6 +265,7 @@ int	 iris__client_config_copy(struct iris_client_config *dst,
 	    const struct iris_client_config *src);
 
 /* client.c */
+extern const struct iris__sealer_ops *iris__client_sealer;
 void	 iris__client_event(struct iris_client *c, struct cev *e);
 void	 iris__client_seterr(struct iris_client *c, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
@@ -283,6 +284,18 @@ void	 iris__client_txn_drop(struct iris_cs_txn *t);
 void	 iris__client_txn_set(struct iris_cs_txn *t,
 	    void (*cb)(struct iris_client *c, int rc, void *arg), void *arg);
 int	 iris__client_tearing(const struct iris_client *c);
+
+/* seal_keys.c, seal_bundles.c (the E2EE sealer's key directory) */
+void	 iris__keys_online(struct iris_client *c);
+void	 iris__keys_low(struct iris_client *c, uint32_t remaining);
+void	 iris__keys_upload_answer(struct iris_client *c, struct creq *r,
+	    struct iris_wire_msg *m);
+void	 iris__keys_fetch_answer(struct iris_client *c, struct creq *r,
+	    struct iris_wire_msg *m);
+/* Verifies and keeps user's bundles: IRIS_OK, or the error of the last
+ * one refused (kept as refused). */
+int	 iris__keys_accept(struct iris_client *c, const char *user,
+	    const iris_v1_KeyBundles *kb);
 
 /* conn.c */
 int	 iris__conn_start(struct iris_client *c);
