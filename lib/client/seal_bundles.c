@@ -187,3 +187,40 @@ iris__keys_fetch_answer(struct iris_client *c, struct creq *r,
 		    "bundles for %s", c->user, c->device, user);
 	iris__outbox_kick(c);
 }
+
+/*
+ * The safety number of this account and user: the identity keys of both
+ * users' primary devices (which sign their device lists, and so vouch
+ * for every other device) as their signed lists name them.
+ */
+int
+iris_client_safety_number(struct iris_client *c, const char *user,
+    char *out, size_t outlen)
+{
+	char sn[IRIS_E2EE_SAFETY_LEN + 1];
+	struct devlist *mine, *theirs;
+	int rc;
+
+	if (c == NULL || user == NULL || out == NULL ||
+	    !iris__wire_userid_ok((const uint8_t *)user, strlen(user)))
+		return IRIS_EINVAL;
+	if (outlen < sizeof(sn))
+		return IRIS_ETOOBIG;
+	if (c->acct == 0 || c->user[0] == '\0')
+		return IRIS_ESTATE;
+	mine = iris__devlist_find(c, c->user);
+	theirs = iris__devlist_find(c, user);
+	if (mine == NULL || theirs == NULL) {
+		/* Learnt for the next call. */
+		if (mine == NULL)
+			(void)iris__devlist_fetch(c, c->user);
+		if (theirs == NULL)
+			(void)iris__devlist_fetch(c, user);
+		return IRIS_EAGAIN;
+	}
+	if ((rc = iris__e2ee_safety_number(sn, mine->primary, c->user,
+	    theirs->primary, user)) != IRIS_OK)
+		return rc;
+	memcpy(out, sn, sizeof(sn));
+	return IRIS_OK;
+}

@@ -339,6 +339,48 @@ receipts_in(void *arg)
 	return ((struct ct_rec *)arg)->receipts >= 2 * NMSG;
 }
 
+struct sn_want {
+	struct dev	*d;
+	const char	*peer;
+	char		 sn[IRIS_CLIENT_SAFETY_LEN + 1];
+	int		 rc;
+};
+
+static int
+sn_ready(void *arg)
+{
+	struct sn_want *w = arg;
+
+	w->rc = iris_client_safety_number(w->d->c, w->peer, w->sn,
+	    sizeof(w->sn));
+	return w->rc != IRIS_EAGAIN;
+}
+
+/* Both sides compute the same 60 digits; bad input is refused. */
+static void
+safety(struct dev *a, struct dev *b)
+{
+	struct sn_want wa = { a, NULL, "", 0 }, wb = { b, NULL, "", 0 };
+	char small[10];
+	size_t i;
+
+	wa.peer = b->user;
+	wb.peer = a->user;
+	EXPECT(run_until(base, sn_ready, &wa, T) && wa.rc == IRIS_OK,
+	    "safety number at %s: %d", a->user, wa.rc);
+	EXPECT(run_until(base, sn_ready, &wb, T) && wb.rc == IRIS_OK,
+	    "safety number at %s: %d", b->user, wb.rc);
+	EXPECT(strlen(wa.sn) == IRIS_CLIENT_SAFETY_LEN &&
+	    strcmp(wa.sn, wb.sn) == 0, "safety numbers differ: %s %s",
+	    wa.sn, wb.sn);
+	for (i = 0; i < strlen(wa.sn); i++)
+		EXPECT(wa.sn[i] >= '0' && wa.sn[i] <= '9', "digit %zu", i);
+	EXPECT(iris_client_safety_number(a->c, b->user, small,
+	    sizeof(small)) == IRIS_ETOOBIG, "short out");
+	EXPECT(iris_client_safety_number(a->c, "no spaces", wa.sn,
+	    sizeof(wa.sn)) == IRIS_EINVAL, "bad user");
+}
+
 /* Whether file path holds needle. */
 static int
 file_has(const char *path, const char *needle)
@@ -458,6 +500,7 @@ main(void)
 	EXPECT(run_until(base, receipts_in, &alice.r, T), "receipts %zu",
 	    alice.r.receipts);
 	flipped(&alice, &bob, seed);
+	safety(&alice, &bob);
 	bad_bundle(&alice);
 	exhausted(&alice, &bob, &carol);
 	dev_down(&alice);
@@ -478,6 +521,6 @@ main(void)
 		return 1;
 	printf("client_e2ee: markers both ways, none in server files, logs "
 	    "or the client store (%d server files); flipped bits refused; "
-	    "bad bundle refused; last-resort delivery: ok\n", files);
+	    "bad bundle refused; safety numbers agree; last-resort delivery: ok\n", files);
 	return 0;
 }
