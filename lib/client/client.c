@@ -331,6 +331,7 @@ teardown(struct iris_client *c)
 	}
 	c->evq_tail = NULL;
 	iris__recv_free_all(c);
+	iris__recv_typing_free(c);
 	iris__outbox_free_all(c);
 	iris__devlist_free_all(c);
 	if (c->seal != NULL)

@@ -248,6 +248,12 @@ struct iris_client {
 	int			 paused;
 	uint64_t		 rx_pauses;	/* reads paused: window full */
 	struct event		*ev_ack;
+	struct {				/* typing held */
+		char		 user[IRIS_USER_MAX + 1];
+		uint32_t	 device;
+		uint8_t		*env;
+		size_t		 len;
+	}			 typ[4];
 
 	/* Presence subscriptions (social.c). */
 	char			(*subs)[IRIS_USER_MAX + 1];
@@ -396,6 +402,14 @@ void	 iris__recv_sync_page(struct iris_client *c, struct creq *r,
 void	 iris__recv_online(struct iris_client *c);
 void	 iris__recv_offline(struct iris_client *c);
 void	 iris__recv_free_all(struct iris_client *c);
+void	 iris__recv_typing(struct iris_client *c, const iris_v1_Deliver *d,
+	    const struct iris_slice *env);
+/* recv_typing.c: typing envelopes held (a few) while their senders'
+ * device lists are fetched, opened in order when a list comes. */
+void	 iris__recv_typing_wait(struct iris_client *c, const char *user,
+	    uint32_t device, const uint8_t *env, size_t len);
+void	 iris__recv_typing_lists(struct iris_client *c, const char *user);
+void	 iris__recv_typing_free(struct iris_client *c);
 void	 iris__recv_flow(struct iris_client *c);
 void	 iris__recv_reload_cursor(struct iris_client *c);
 /* sync.c */
