@@ -125,6 +125,15 @@ IRIS_API const char *iris_client_user(const struct iris_client *c,
 /* The device's Ed25519 identity public key (IRIS_ESTATE: no account). */
 IRIS_API int	 iris_client_identity(const struct iris_client *c,
 		    uint8_t key[32]);
+/*
+ * The 60-digit safety number of this account and user (out gets it and a
+ * NUL; outlen at least 61), the same on both sides, to compare out of
+ * band: IRIS_OK, IRIS_EAGAIN while a device list is being fetched (ask
+ * again), IRIS_ESTATE (no account), IRIS_ETOOBIG, IRIS_EINVAL.
+ */
+#define IRIS_CLIENT_SAFETY_LEN	60
+IRIS_API int	 iris_client_safety_number(struct iris_client *c,
+		    const char *user, char *out, size_t outlen);
 
 /*
  * Events. Each setter replaces the previous callback; all are optional.

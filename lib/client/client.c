@@ -15,11 +15,16 @@
 
 #include "iris.h"
 #include "client/client.h"
+#include "client/seal_e2ee.h"
 #include "net/conn.h"
 #include "util/alloc.h"
 #include "util/clock.h"
 
 void	(*iris__client_test_hook)(int point);
+
+/* The sealer new clients use; unit tests whose fake server reads the
+ * plain framing set it to &iris__seal_plain before making clients. */
+const struct iris__sealer_ops *iris__client_sealer = &iris__seal_e2ee;
 
 static uint64_t
 mono_ms(void *arg)
@@ -263,9 +268,9 @@ setup(struct iris_client *c, const struct iris_client_config *cfg)
 	    NULL)
 		return IRIS_ENOMEM;
 	/* The sealer: see lib/client/seal.h. */
-	if ((rc = iris__seal_plain.create(&c->sealer, c)) != IRIS_OK)
+	if ((rc = iris__client_sealer->create(&c->sealer, c)) != IRIS_OK)
 		return rc;
-	c->seal = &iris__seal_plain;
+	c->seal = iris__client_sealer;
 	if ((rc = iris__auth_load(c)) != IRIS_OK)
 		return rc;
 	return iris__outbox_load(c);
@@ -326,6 +331,7 @@ teardown(struct iris_client *c)
 	}
 	c->evq_tail = NULL;
 	iris__recv_free_all(c);
+	iris__recv_typing_free(c);
 	iris__outbox_free_all(c);
 	iris__devlist_free_all(c);
 	if (c->seal != NULL)

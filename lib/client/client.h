@@ -66,7 +66,7 @@ enum creq_kind {
 	RQ_NONE, RQ_HELLO, RQ_REGISTER, RQ_LOGIN, RQ_PING, RQ_DEVLIST_GET,
 	RQ_DEVLIST_PUT, RQ_LINK_TOKEN, RQ_SEND, RQ_TYPING, RQ_SYNC, RQ_ACK,
 	RQ_CONTACTS_GET, RQ_CONTACTS_EDIT, RQ_SETTINGS, RQ_SUBSCRIBE,
-	RQ_UNSUBSCRIBE,
+	RQ_UNSUBSCRIBE, RQ_KEYS_UPLOAD, RQ_KEYS_FETCH,
 };
 
 struct creq {
@@ -251,6 +251,12 @@ struct iris_client {
 	int			 paused;
 	uint64_t		 rx_pauses;	/* reads paused: window full */
 	struct event		*ev_ack;
+	struct {				/* typing held */
+		char		 user[IRIS_USER_MAX + 1];
+		uint32_t	 device;
+		uint8_t		*env;
+		size_t		 len;
+	}			 typ[4];
 
 	/* Presence subscriptions (social.c). */
 	char			(*subs)[IRIS_USER_MAX + 1];
@@ -268,6 +274,7 @@ int	 iris__client_config_copy(struct iris_client_config *dst,
 	    const struct iris_client_config *src);
 
 /* client.c */
+extern const struct iris__sealer_ops *iris__client_sealer;
 void	 iris__client_event(struct iris_client *c, struct cev *e);
 void	 iris__client_seterr(struct iris_client *c, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
@@ -286,6 +293,18 @@ void	 iris__client_txn_drop(struct iris_cs_txn *t);
 void	 iris__client_txn_set(struct iris_cs_txn *t,
 	    void (*cb)(struct iris_client *c, int rc, void *arg), void *arg);
 int	 iris__client_tearing(const struct iris_client *c);
+
+/* seal_keys.c, seal_bundles.c (the E2EE sealer's key directory) */
+void	 iris__keys_online(struct iris_client *c);
+void	 iris__keys_low(struct iris_client *c, uint32_t remaining);
+void	 iris__keys_upload_answer(struct iris_client *c, struct creq *r,
+	    struct iris_wire_msg *m);
+void	 iris__keys_fetch_answer(struct iris_client *c, struct creq *r,
+	    struct iris_wire_msg *m);
+/* Verifies and keeps user's bundles: IRIS_OK, or the error of the last
+ * one refused (kept as refused). */
+int	 iris__keys_accept(struct iris_client *c, const char *user,
+	    const iris_v1_KeyBundles *kb);
 
 /* conn.c */
 int	 iris__conn_start(struct iris_client *c);
@@ -390,6 +409,14 @@ void	 iris__recv_sync_page(struct iris_client *c, struct creq *r,
 void	 iris__recv_online(struct iris_client *c);
 void	 iris__recv_offline(struct iris_client *c);
 void	 iris__recv_free_all(struct iris_client *c);
+void	 iris__recv_typing(struct iris_client *c, const iris_v1_Deliver *d,
+	    const struct iris_slice *env);
+/* recv_typing.c: typing envelopes held (a few) while their senders'
+ * device lists are fetched, opened in order when a list comes. */
+void	 iris__recv_typing_wait(struct iris_client *c, const char *user,
+	    uint32_t device, const uint8_t *env, size_t len);
+void	 iris__recv_typing_lists(struct iris_client *c, const char *user);
+void	 iris__recv_typing_free(struct iris_client *c);
 void	 iris__recv_flow(struct iris_client *c);
 void	 iris__recv_reload_cursor(struct iris_client *c);
 /* sync.c */

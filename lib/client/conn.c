@@ -424,6 +424,7 @@ iris__conn_online(struct iris_client *c)
 	iris__conn_set_pubstate(c, IRIS_CLIENT_ONLINE, IRIS_OK);
 	iris__conn_ping_start(c);
 	iris__devlist_online(c);
+	iris__keys_online(c);
 	iris__recv_online(c);
 	iris__social_online(c);
 	iris__outbox_kick(c);

@@ -394,6 +394,8 @@ got_lists(struct iris_client *c, struct creq *r, struct iris_wire_msg *m)
 		iris__devlist_own_seen(c, l, lost);
 	/* The outbox waits for lists; a user without one fails its sends. */
 	iris__outbox_lists(c, f->user, rc, changed);
+	if (rc == IRIS_OK)
+		iris__recv_typing_lists(c, f->user);
 	iris__free(f);
 }
 

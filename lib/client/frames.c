@@ -278,6 +278,12 @@ route_answer(struct iris_client *c, struct creq *r, struct iris_wire_msg *m)
 	case RQ_ACK:
 		iris__conn_req_free(c, r);
 		break;
+	case RQ_KEYS_UPLOAD:
+		iris__keys_upload_answer(c, r, m);
+		break;
+	case RQ_KEYS_FETCH:
+		iris__keys_fetch_answer(c, r, m);
+		break;
 	default:
 		iris__social_answer(c, r, m);
 		break;
@@ -318,6 +324,9 @@ iris__conn_frame(struct iris_client *c, const uint8_t *p, size_t n)
 			break;
 		case iris_v1_Frame_error_tag:
 			conn_error(c, &m.f.body.error);
+			break;
+		case iris_v1_Frame_prekey_low_tag:
+			iris__keys_low(c, m.f.body.prekey_low.remaining);
 			break;
 		default:
 			break;	/* pushes this version does not use */

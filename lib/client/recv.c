@@ -368,11 +368,12 @@ receipt(struct iris_client *c, struct rx_item *it,
 	iris__buf_free(&rec);
 }
 
-static void
-typing(struct iris_client *c, const iris_v1_Deliver *d,
+void
+iris__recv_typing(struct iris_client *c, const iris_v1_Deliver *d,
     const struct iris_slice *env)
 {
 	struct rx_item *it;
+	int rc = IRIS_ENOMEM;
 
 	if (d->class != iris_v1_MsgClass_CLASS_TYPING ||
 	    (it = item_new(c)) == NULL)
@@ -382,9 +383,14 @@ typing(struct iris_client *c, const iris_v1_Deliver *d,
 	it->sender[d->sender_user.size] = '\0';
 	it->sender_device = d->sender_device;
 	if ((it->env = iris__memdup(env->ptr, env->len)) == NULL ||
-	    c->seal->open(c->sealer, NULL, it->sender, it->sender_device,
-	    it->env, env->len, &it->content, &it->keep) != IRIS_OK ||
+	    (rc = c->seal->open(c->sealer, NULL, it->sender,
+	    it->sender_device, it->env, env->len, &it->content,
+	    &it->keep)) != IRIS_OK ||
 	    it->content.kind != IRIS__CONTENT_TYPING) {
+		/* No key for the sender yet: again once its list is in. */
+		if (rc == IRIS_ENOTFOUND)
+			iris__recv_typing_wait(c, it->sender,
+			    it->sender_device, env->ptr, env->len);
 		item_free(it);
 		return;
 	}
@@ -398,7 +404,7 @@ iris__recv_deliver(struct iris_client *c, const iris_v1_Deliver *d,
 	struct rx_item *it;
 
 	if (d->transient) {
-		typing(c, d, env);
+		iris__recv_typing(c, d, env);
 		return;
 	}
 	if (d->seq <= c->rx_last)

@@ -17,9 +17,10 @@
  * Typing indicators are sealed and opened with a NULL transaction: they
  * are never stored, and nothing may be kept for them.
  *
- * The first implementation, iris__seal_plain, is a versioned plain
- * framing of the content: envelopes are NOT end-to-end encrypted, and
- * the server can read them, until the E2EE sealer replaces it.
+ * Clients use iris__seal_e2ee (seal_e2ee.h). iris__seal_plain, a
+ * versioned plain framing that is NOT end-to-end encrypted, remains only
+ * for the unit tests, whose fake server reads envelopes: they set
+ * iris__client_sealer (client.c) to it.
  */
 #ifndef IRIS_CLIENT_SEAL_H
 #define IRIS_CLIENT_SEAL_H
