@@ -78,6 +78,8 @@ struct chat {
 		uint32_t	 id;
 		uint8_t		 key[32];
 	}			 devop;		/* waiting for our own list */
+	char			 verify[USER_MAX + 1];	/* /verify's user */
+	int			 verify_fetches;
 	enum wait_kind		 wait;
 	long			 wait_n;
 	char			 wait_user[USER_MAX + 1];
@@ -107,8 +109,11 @@ emit(const char *fmt, ...)
 static void
 fail(struct chat *ch, int rc, const char *what)
 {
+	const char *detail = ch->client != NULL ?
+	    iris_client_error(ch->client) : "";
+
 	emit("error %s %s: %s", iris_errname(rc), what,
-	    ch->client != NULL ? iris_client_error(ch->client) : "");
+	    *detail != '\0' ? detail : iris_strerror(rc));
 	ch->status = 1;
 }
 
@@ -455,8 +460,9 @@ on_token(struct iris_client *c, int rc, const char *token,
 static const char help[] =
     "commands: /to USER, /msg USER TEXT, /typing on|off, /contacts,\n"
     "  /add USER, /del USER, /privacy everyone|contacts|nobody on|off,\n"
-    "  /whoami, /devices [USER], /link-token, /add-device ID KEYHEX,\n"
-    "  /remove-device ID, /wait online|outbox|presence USER|msg N|\n"
+    "  /whoami, /verify USER, /devices [USER], /link-token,\n"
+    "  /add-device ID KEYHEX,"
+    " /remove-device ID, /wait online|outbox|presence USER|msg N|\n"
     "  receipt N|acked N|typing N, /quit; other lines go to the /to peer";
 
 static int
@@ -595,6 +601,57 @@ cmd_device(struct chat *ch, int add, const char *idarg, const char *keyarg)
 	    NULL), on_own_devices, ch);
 }
 
+static void	on_verify_devices(struct iris_client *, int, const char *,
+		    uint64_t, const uint32_t *, const uint8_t (*)[32], size_t,
+		    void *);
+
+/*
+ * The safety number of ch->verify, in groups of five digits as people
+ * read them out: IRIS_OK once printed, 1 while a device list it needs is
+ * fetched (ours, then theirs; on_verify_devices asks again), or an error.
+ */
+static int
+verify(struct chat *ch)
+{
+	char num[IRIS_CLIENT_SAFETY_LEN + 1], out[IRIS_CLIENT_SAFETY_LEN +
+	    IRIS_CLIENT_SAFETY_LEN / 5];
+	size_t i, n = 0;
+	int rc;
+
+	rc = iris_client_safety_number(ch->client, ch->verify, num,
+	    sizeof(num));
+	if (rc == IRIS_EAGAIN && ch->verify_fetches < 2) {
+		ch->verify_fetches++;
+		rc = iris_client_devices(ch->client, ch->verify_fetches == 1 ?
+		    iris_client_user(ch->client, NULL) : ch->verify,
+		    on_verify_devices, ch);
+		return rc == IRIS_OK ? 1 : rc;
+	}
+	if (rc != IRIS_OK)
+		return rc;
+	for (i = 0; i < IRIS_CLIENT_SAFETY_LEN; i++) {
+		if (i > 0 && i % 5 == 0)
+			out[n++] = ' ';
+		out[n++] = num[i];
+	}
+	out[n] = '\0';
+	emit("safety %s %s", ch->verify, out);
+	return IRIS_OK;
+}
+
+static void
+on_verify_devices(struct iris_client *c, int rc, const char *user,
+    uint64_t version, const uint32_t *ids, const uint8_t (*keys)[32],
+    size_t n, void *arg)
+{
+	struct chat *ch = arg;
+
+	(void)c; (void)user; (void)version; (void)ids; (void)keys; (void)n;
+	if (rc == IRIS_OK && (rc = verify(ch)) == 1)
+		return;			/* the next list is on its way */
+	reply_done(ch, rc, "verify");
+}
+
 /* Runs one command line; a request holds the later ones until it ends. */
 static void
 command(struct chat *ch, char *line)
@@ -653,6 +710,14 @@ command(struct chat *ch, char *line)
 		request = 1;
 	} else if (strcmp(cmd, "/whoami") == 0) {
 		rc = cmd_whoami(ch);
+	} else if (strcmp(cmd, "/verify") == 0) {
+		if ((rc = user_arg(ch->verify, a1)) != IRIS_OK)
+			goto out;
+		ch->verify_fetches = 0;
+		if ((rc = verify(ch)) == 1) {
+			rc = IRIS_OK;
+			request = 1;	/* printed once the lists are in */
+		}
 	} else if (strcmp(cmd, "/devices") == 0) {
 		rc = iris_client_devices(ch->client, a1 != NULL ? a1 :
 		    iris_client_user(ch->client, NULL), on_devices, ch);

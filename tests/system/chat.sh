@@ -3,7 +3,8 @@
 # The client examples against a real irisd in a temp dir: iris-echo
 # answers a message, iris-chat links a second device of a user with a
 # link token and the primary's /add-device (the linked device receives
-# the answer, the primary a copy of what the linked one sent), and
+# the answer, the primary a copy of what the linked one sent), two users'
+# /verify print the same safety number, and
 # iris-chat refuses bad input with a clear error and a non-zero status.
 set -eu
 build=$1
@@ -61,11 +62,28 @@ grep -q '^msg alice 2 echo [0-9a-f]* ping from the second device$' "$tmp/a1.out"
 grep -q '^msg echo 1 alice [0-9a-f]* ping from the second device$' "$tmp/a1.out" ||
     fail "the primary has no answer: $(cat "$tmp/a1.out")"
 
+# Safety numbers: alice and bob read out the same sixty digits.
+chat -f "$tmp/b.db" -i "$(ctl user add bob 600)" bob < /dev/null > "$tmp/b.reg" 2>&1 ||
+    fail "bob: $(cat "$tmp/b.reg")"
+printf '/wait online\n/verify bob\n' | chat -f "$tmp/a1.db" alice > "$tmp/a.sn" 2>&1 ||
+    fail "alice /verify: $(cat "$tmp/a.sn")"
+printf '/wait online\n/verify alice\n' | chat -f "$tmp/b.db" bob > "$tmp/b.sn" 2>&1 ||
+    fail "bob /verify: $(cat "$tmp/b.sn")"
+digits='[0-9]\{5\}\( [0-9]\{5\}\)\{11\}'
+sn_a=$(sed -n "s/^safety bob \($digits\)$/\1/p" "$tmp/a.sn")
+sn_b=$(sed -n "s/^safety alice \($digits\)$/\1/p" "$tmp/b.sn")
+echo "chat: safety number $sn_a"
+[ -n "$sn_a" ] && [ "$sn_a" = "$sn_b" ] || fail "safety numbers differ: $(cat "$tmp/a.sn" "$tmp/b.sn")"
+
 # Bad input: a clear error, a non-zero status, the account unharmed.
 if printf '/frobnicate\n' | chat -f "$tmp/a1.db" alice > "$tmp/bad" 2>&1; then fail "unknown command accepted"; fi
 grep -q '^error IRIS_EINVAL unknown command /frobnicate' "$tmp/bad" || fail "unclear: $(cat "$tmp/bad")"
 if printf '/wait msg x\n/add-device 0 00\n' | chat -f "$tmp/a1.db" alice > "$tmp/bad" 2>&1; then fail "bad arguments accepted"; fi
 [ "$(grep -c '^error IRIS_EINVAL' "$tmp/bad")" = 2 ] || fail "bad arguments: $(cat "$tmp/bad")"
+if printf '/wait online\n/verify\n' | chat -f "$tmp/a1.db" alice > "$tmp/bad" 2>&1; then fail "/verify without a user accepted"; fi
+grep -q '^error IRIS_EINVAL' "$tmp/bad" || fail "/verify without a user: $(cat "$tmp/bad")"
+if printf '/wait online\n/verify nobody\n' | chat -f "$tmp/a1.db" alice > "$tmp/bad" 2>&1; then fail "/verify of no user accepted"; fi
+grep -q "^error IRIS_ENOTFOUND verify" "$tmp/bad" || fail "/verify of no user unclear: $(cat "$tmp/bad")"
 if chat -f "$tmp/new.db" carol < /dev/null 2> "$tmp/bad"; then fail "started without an account"; fi
 grep -q 'no account in the store' "$tmp/bad" || fail "no-account refusal unclear: $(cat "$tmp/bad")"
 if printf 'hi\n' | chat -w 2 -f "$tmp/a1.db" alice > "$tmp/bad" 2>&1; then fail "a send without a peer accepted"; fi
@@ -75,4 +93,4 @@ printf '/wait online\n/whoami\n' | chat -f "$tmp/a1.db" alice | grep -q '^me ali
 
 irisd_stop || fail "irisd did not exit 0 on SIGTERM"
 IRISD_PID=
-echo "chat: iris-echo answers, a linked device receives, bad input refused: ok"
+echo "chat: iris-echo answers, a linked device receives, safety numbers agree, bad input refused: ok"
