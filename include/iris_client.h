@@ -198,7 +198,7 @@ IRIS_API int	 iris_client_send(struct iris_client *c, const char *to,
 /* Typing indicators: best effort, online only, never stored. */
 IRIS_API int	 iris_client_typing(struct iris_client *c, const char *to,
 		    int typing);
-/* Sends not yet acknowledged by the server. */
+/* Sends not yet acknowledged by the server (read receipts not counted). */
 IRIS_API size_t	 iris_client_outbox(const struct iris_client *c);
 
 /* A received message, borrowed for the duration of the callback. */
