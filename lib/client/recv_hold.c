@@ -56,13 +56,15 @@ vouched(struct iris_client *c, const iris_v1_Deliver *d)
 	return 0;
 }
 
+/* A fetch that cannot be asked now would leave the hold stuck: the
+ * connection goes instead, and all that is held comes again. */
 static void
 ask(struct iris_client *c, const iris_v1_Deliver *d)
 {
 	char user[IRIS_USER_MAX + 1];
 
-	if (sender_of(d, user))
-		(void)iris__devlist_fetch(c, user);
+	if (sender_of(d, user) && iris__devlist_fetch(c, user) != IRIS_OK)
+		iris__conn_drop(c, IRIS_EAGAIN, "cannot ask for a device list");
 }
 
 int
