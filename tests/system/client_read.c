@@ -25,18 +25,14 @@
 #include "iris_server.h"
 
 #include "client/client.h"
-#include "clienttest.h"
+#include "devtest.h"
 #include "evloop.h"
 
-#define T		15000
-#define READS_MAX	64
+#define T		DT_T
 
 static int failures;
-static struct event_base *base;
+static struct dt_env env;
 static struct iris_engine *eng;
-static struct iris_client_store *store;
-static char fp[65];
-static int port;
 
 #define EXPECT(cond, ...) do {						\
 	if (!(cond)) {							\
@@ -47,107 +43,7 @@ static int port;
 	}								\
 } while (0)
 
-struct read {
-	uint8_t		 id[16];
-	char		 user[65];
-	uint32_t	 device;
-	uint64_t	 time;
-};
-
-struct dev {
-	struct ct_rec		 r;
-	struct iris_client	*c;
-	char			 user[65];
-	struct read		 reads[READS_MAX];
-	size_t			 nreads;
-};
-
-static struct dev alice, alice2, bob, bob2;
-
-static void
-on_read(struct iris_client *c, const uint8_t id[16], const char *user,
-    uint32_t device, uint64_t time_ms, void *arg)
-{
-	struct dev *d = arg;
-	struct read *x;
-
-	(void)c;
-	if (d->nreads < READS_MAX) {
-		x = &d->reads[d->nreads];
-		memcpy(x->id, id, 16);
-		snprintf(x->user, sizeof(x->user), "%s", user);
-		x->device = device;
-		x->time = time_ms;
-	}
-	d->nreads++;
-}
-
-static void
-dev_open(struct dev *d, const char *user, const char *account)
-{
-	snprintf(d->user, sizeof(d->user), "%s", user);
-	ct_rec_init(&d->r, account);
-	d->c = ct_client(base, store, port, fp, user, account, &d->r);
-	if (d->c == NULL) {
-		fprintf(stderr, "client_read: no client %s\n", account);
-		exit(1);
-	}
-	iris_client_set_read_cb(d->c, on_read, d);
-}
-
-static void
-dev_register(struct dev *d, const char *user)
-{
-	struct ct_done done = { 0, 0 };
-
-	dev_open(d, user, user);
-	EXPECT(iris_client_register(d->c, NULL, ct_done_cb, &done) ==
-	    IRIS_OK, "register %s", user);
-	EXPECT(ct_wait_done(base, &done, T) == IRIS_OK, "register %s: %d",
-	    user, done.rc);
-}
-
-struct token {
-	struct ct_done	 d;
-	char		 token[80];
-};
-
-static void
-token_cb(struct iris_client *c, int rc, const char *token, uint64_t exp,
-    void *arg)
-{
-	struct token *t = arg;
-
-	(void)c, (void)exp;
-	t->d.done = 1;
-	t->d.rc = rc;
-	if (token != NULL)
-		snprintf(t->token, sizeof(t->token), "%s", token);
-}
-
-static void
-dev_link(struct dev *d, struct dev *primary, const char *account)
-{
-	struct ct_done done = { 0, 0 };
-	struct token tk;
-	uint8_t key[32];
-	uint32_t id;
-
-	memset(&tk, 0, sizeof(tk));
-	EXPECT(iris_client_link_token(primary->c, token_cb, &tk) == IRIS_OK,
-	    "link token");
-	EXPECT(ct_wait_done(base, &tk.d, T) == IRIS_OK, "link token");
-	dev_open(d, primary->user, account);
-	EXPECT(iris_client_link(d->c, tk.token, ct_done_cb, &done) == IRIS_OK,
-	    "link");
-	EXPECT(ct_wait_done(base, &done, T) == IRIS_OK, "link %s", account);
-	iris_client_user(d->c, &id);
-	iris_client_identity(d->c, key);
-	memset(&done, 0, sizeof(done));
-	EXPECT(iris_client_add_device(primary->c, id, key, ct_done_cb,
-	    &done) == IRIS_OK, "add");
-	EXPECT(ct_wait_done(base, &done, T) == IRIS_OK, "add %s", account);
-}
+static struct dt_dev alice, alice2, bob, bob2;
 
 /* bob sends body to alice; returns once alice and alice-2 have it. */
 static void
@@ -157,20 +53,21 @@ bob_sends(const char *body, uint8_t id[16])
 
 	EXPECT(iris_client_send(bob.c, "alice", 7, body, strlen(body), id) ==
 	    IRIS_OK, "send %s", body);
-	EXPECT(ct_wait_msgs(base, &alice.r, a + 1, T) &&
-	    ct_wait_msgs(base, &alice2.r, a2 + 1, T), "alice got %s", body);
+	EXPECT(ct_wait_msgs(env.base, &alice.r, a + 1, T) &&
+	    ct_wait_msgs(env.base, &alice2.r, a2 + 1, T), "alice got %s",
+	    body);
 	EXPECT(memcmp(alice.r.msgs[a].id, id, 16) == 0, "the id of %s",
 	    body);
 }
 
 /* How many reads of id, by alice's device 1, d has seen. */
 static int
-reads_of(const struct dev *d, const uint8_t id[16])
+reads_of(const struct dt_dev *d, const uint8_t id[16])
 {
 	size_t i;
 	int n = 0;
 
-	for (i = 0; i < d->nreads && i < READS_MAX; i++)
+	for (i = 0; i < d->nreads && i < DT_READS; i++)
 		if (memcmp(d->reads[i].id, id, 16) == 0 &&
 		    strcmp(d->reads[i].user, "alice") == 0 &&
 		    d->reads[i].device == 1 && d->reads[i].time > 0)
@@ -179,7 +76,7 @@ reads_of(const struct dev *d, const uint8_t id[16])
 }
 
 struct read_want {
-	struct dev	*d;
+	struct dt_dev	*d;
 	const uint8_t	*id;
 };
 
@@ -192,11 +89,11 @@ read_in(void *arg)
 }
 
 static int
-wait_read(struct dev *d, const uint8_t id[16])
+wait_read(struct dt_dev *d, const uint8_t id[16])
 {
 	struct read_want w = { d, id };
 
-	return run_until(base, read_in, &w, T);
+	return run_until(env.base, read_in, &w, T);
 }
 
 static int
@@ -237,7 +134,7 @@ stored_receipts(const uint8_t id[16], int *clear)
 }
 
 struct sealed_want {
-	struct dev	*d;
+	struct dt_dev	*d;
 	struct iris_buf	*out;
 };
 
@@ -259,7 +156,7 @@ set_receipts(int on)
 
 	EXPECT(iris_client_set_privacy(alice.c, IRIS_PRIVACY_EVERYONE, on,
 	    ct_done_cb, &done) == IRIS_OK, "privacy");
-	EXPECT(ct_wait_done(base, &done, T) == IRIS_OK, "privacy: %d",
+	EXPECT(ct_wait_done(env.base, &done, T) == IRIS_OK, "privacy: %d",
 	    done.rc);
 }
 
@@ -281,26 +178,26 @@ main(void)
 	    (uint32_t)strtoul(getenv("IRIS_TEST_SEED"), NULL, 10) :
 	    (uint32_t)time(NULL);
 	printf("client_read: IRIS_TEST_SEED=%u (no randomness used)\n", seed);
-	base = event_base_new();
+	env.base = event_base_new();
 	iris_config_new(&cfg);
 	iris_config_set(cfg, "data_dir", "data");
 	iris_config_set(cfg, "listen", "127.0.0.1:0");
 	iris_config_set(cfg, "registration", "open");
-	if (iris_engine_new(&eng, base, cfg) != IRIS_OK) {
+	if (iris_engine_new(&eng, env.base, cfg) != IRIS_OK) {
 		fprintf(stderr, "client_read: no engine\n");
 		return 1;
 	}
 	iris_config_free(cfg);
-	port = iris_engine_port(eng, 0);
-	iris_engine_fingerprint(eng, fp, sizeof(fp));
+	env.port = iris_engine_port(eng, 0);
+	iris_engine_fingerprint(eng, env.fp, sizeof(env.fp));
 	ct_key(key, 7);
-	if (iris_client_store_open(&store, base, "client.db", key, NULL) !=
+	if (iris_client_store_open(&env.store, env.base, "client.db", key, NULL) !=
 	    IRIS_OK)
 		return 1;
-	dev_register(&alice, "alice");
-	dev_register(&bob, "bob");
-	dev_link(&alice2, &alice, "alice-2");
-	dev_link(&bob2, &bob, "bob-2");
+	dt_register(&env, &alice, "alice");
+	dt_register(&env, &bob, "bob");
+	(void)dt_link(&env, &alice2, &alice, "alice-2", key);
+	(void)dt_link(&env, &bob2, &bob, "bob-2", key);
 
 	/* Read: to bob's devices and alice's other one, as reads only. */
 	bob_sends("one", m1);
@@ -326,7 +223,7 @@ main(void)
 	sw.d = &alice;
 	sw.out = &sealed;
 	EXPECT(alice.c->ob_n == 1 && iris_client_outbox(alice.c) == 0 &&
-	    run_until(base, sealed_in, &sw, T), "the receipt is not sealed "
+	    run_until(env.base, sealed_in, &sw, T), "the receipt is not sealed "
 	    "in the outbox");
 	EXPECT(sealed.len > 3 && (sealed.p[1] << 8 | sealed.p[2]) == 3 &&
 	    !has(sealed.p, sealed.len, m2), "the sealed receipt: %zu bytes, "
@@ -351,24 +248,20 @@ main(void)
 	    iris_client_read(alice.c, "bob", NULL) == IRIS_EINVAL,
 	    "bad input");
 
-	iris_client_free(alice.c);
-	iris_client_free(alice2.c);
-	iris_client_free(bob.c);
-	iris_client_free(bob2.c);
-	ct_rec_free(&alice.r);
-	ct_rec_free(&alice2.r);
-	ct_rec_free(&bob.r);
-	ct_rec_free(&bob2.r);
-	iris_client_store_close(store);
+	dt_close(&alice);
+	dt_close(&alice2);
+	dt_close(&bob);
+	dt_close(&bob2);
+	iris_client_store_close(env.store);
 	iris_engine_free(eng);
-	event_base_free(base);
+	event_base_free(env.base);
 	/* 3 + 3 + 1 + 3 receipt envelopes, none naming what was read. */
 	n = stored_receipts(m1, &clear);
 	EXPECT(n >= 10 && clear, "receipt envelopes stored: %d, clear %d",
 	    n, clear);
 	n = stored_receipts(m4, &clear);
 	EXPECT(clear, "the read of four in the clear");
-	if (failures > 0)
+	if (failures > 0 || env.failures > 0)
 		return 1;
 	printf("client_read: read receipts to the sender's devices and the "
 	    "reader's others, encrypted, durable offline, none with "
