@@ -292,6 +292,7 @@ IRIS_API void	 iris_client_set_identity_cb(struct iris_client *c,
  * with receipts 0, from this device), it goes to this user's other
  * devices only. A received read receipt reaches the read callback, never
  * the message callback: device of user read message id at time_ms.
+ * Reads made in one loop turn go as one receipt per user (up to 64 ids).
  */
 IRIS_API int	 iris_client_read(struct iris_client *c, const char *user,
 		    const uint8_t id[16]);

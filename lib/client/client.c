@@ -323,6 +323,7 @@ teardown(struct iris_client *c)
 {
 	struct cev *e;
 
+	iris__read_flush(c);	/* reads made just before: kept */
 	c->gone = 1;
 	iris__conn_stop(c);
 	while ((e = c->evq) != NULL) {

@@ -128,6 +128,7 @@ struct ob_entry {
 
 struct rx_item;
 struct rx_held;
+struct read_stage;
 
 struct iris_client {
 	struct event_base	*base;
@@ -270,9 +271,12 @@ struct iris_client {
 	size_t			 hold_bytes;
 	uint64_t		 hold_last;	/* highest seq held */
 
-	/* Read receipts (read.c): the receipts privacy setting made here. */
+	/* Read receipts (read.c): the receipts privacy setting made here,
+	 * and ids read in this loop turn, batched per recipient. */
 	int			 read_loaded;
 	int			 read_off;
+	struct read_stage	*read_stage;
+	struct event		*ev_read;
 
 	/* Presence subscriptions (social.c). */
 	char			(*subs)[IRIS_USER_MAX + 1];
@@ -467,6 +471,8 @@ void	 iris__devlist_changes(struct iris_client *c,
 void	 iris__read_received(struct iris_client *c, const char *user,
 	    uint32_t device, const uint8_t *body, size_t len);
 void	 iris__read_privacy(struct iris_client *c, int receipts);
+/* Into the outbox with what is batched; at teardown, before it. */
+void	 iris__read_flush(struct iris_client *c);
 
 /* social.c */
 void	 iris__social_answer(struct iris_client *c, struct creq *r,

@@ -11,11 +11,17 @@
  * device then has nothing to send. The setting is kept in a state record
  * of the account, "read-receipts": u8 version (1) | u8 on.
  *
+ * Reads made in one loop turn are batched, per recipient user (up to 8
+ * of them, 64 ids each): each batch is one outbox entry, queued on the
+ * next turn, or at once when full or when the client is freed.
+ *
  * Body: u8 version (1) | u64 read_ms | u8 n (1..IRIS__READ_IDS_MAX) |
  * n x id[16]. A received one goes to the read callback, once per id.
  */
 #include <stdio.h>
 #include <string.h>
+
+#include <event2/event.h>
 
 #include "iris.h"
 #include "client/client.h"
@@ -26,6 +32,7 @@
 #define IRIS__READ_IDS_MAX	64
 #define SETTING_NAME		"read-receipts"
 #define SETTING_VERSION		1
+#define STAGE_SLOTS		8	/* recipients batched at once */
 
 static void
 load(struct iris_client *c)
@@ -76,14 +83,98 @@ other_own_device(struct iris_client *c)
 	return l == NULL;	/* not known yet: the outbox waits for it */
 }
 
+/* Ids read in one loop turn, for one recipient user. */
+struct read_stage {
+	char		 to[IRIS_USER_MAX + 1];
+	size_t		 n;
+	uint8_t		 ids[IRIS__READ_IDS_MAX][16];
+};
+
+/* One receipt with the ids of s into the outbox. */
+static void
+flush_one(struct iris_client *c, struct read_stage *s)
+{
+	struct iris_buf body;
+	uint8_t cmid[16];
+	size_t i;
+	int rc;
+
+	if (s->n == 0)
+		return;
+	iris__buf_init(&body, 0);
+	iris__buf_u8(&body, READ_VERSION);
+	iris__buf_u64(&body, iris__clock_realtime_ms(NULL));
+	iris__buf_u8(&body, (uint8_t)s->n);
+	for (i = 0; i < s->n; i++)
+		iris__buf_put(&body, s->ids[i], 16);
+	rc = body.err != 0 ? body.err : iris__outbox_queue(c, s->to,
+	    IRIS__CONTENT_READ, 0, body.p, body.len, cmid);
+	iris__buf_free(&body);
+	if (rc != IRIS_OK)
+		iris__client_error_event(c, rc, "a read receipt for %zu "
+		    "messages was not queued: %s", s->n, iris_strerror(rc));
+	s->n = 0;
+	s->to[0] = '\0';
+}
+
+static void
+flush_all(struct iris_client *c)
+{
+	size_t i;
+
+	for (i = 0; c->read_stage != NULL && i < STAGE_SLOTS; i++)
+		flush_one(c, &c->read_stage[i]);
+}
+
+static void
+on_turn(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	flush_all(arg);
+}
+
+void
+iris__read_flush(struct iris_client *c)
+{
+	if (c->read_stage != NULL && !iris__client_tearing(c))
+		flush_all(c);
+	if (c->ev_read != NULL)
+		event_free(c->ev_read);
+	c->ev_read = NULL;
+	iris__free(c->read_stage);
+	c->read_stage = NULL;
+}
+
+/* The batch for to (a free one, or all sent to make one free). */
+static struct read_stage *
+stage_of(struct iris_client *c, const char *to)
+{
+	struct read_stage *s, *free_one = NULL;
+	size_t i;
+
+	for (i = 0; i < STAGE_SLOTS; i++) {
+		s = &c->read_stage[i];
+		if (s->n > 0 && strcmp(s->to, to) == 0)
+			return s;
+		if (s->n == 0 && free_one == NULL)
+			free_one = s;
+	}
+	if (free_one == NULL) {
+		flush_all(c);
+		free_one = &c->read_stage[0];
+	}
+	snprintf(free_one->to, sizeof(free_one->to), "%s", to);
+	return free_one;
+}
+
 int
 iris_client_read(struct iris_client *c, const char *user,
     const uint8_t id[16])
 {
-	struct iris_buf body;
+	struct timeval now = { 0, 0 };
+	struct read_stage *s;
 	const char *to;
-	uint8_t cmid[16];
-	int rc;
+	size_t i;
 
 	if (c == NULL || id == NULL || user == NULL ||
 	    !iris__wire_userid_ok((const uint8_t *)user, strlen(user)))
@@ -92,19 +183,29 @@ iris_client_read(struct iris_client *c, const char *user,
 		iris__client_seterr(c, "read: no account yet");
 		return IRIS_ESTATE;
 	}
+	if (c->ob_n >= c->cfg.outbox_max) {
+		iris__client_seterr(c, "read: the outbox is full");
+		return IRIS_ELIMIT;
+	}
 	load(c);
 	to = c->read_off ? c->user : user;
 	if (strcmp(to, c->user) == 0 && !other_own_device(c))
 		return IRIS_OK;		/* nobody to tell */
-	iris__buf_init(&body, 0);
-	iris__buf_u8(&body, READ_VERSION);
-	iris__buf_u64(&body, iris__clock_realtime_ms(NULL));
-	iris__buf_u8(&body, 1);
-	iris__buf_put(&body, id, 16);
-	rc = body.err != 0 ? body.err : iris__outbox_queue(c, to,
-	    IRIS__CONTENT_READ, 0, body.p, body.len, cmid);
-	iris__buf_free(&body);
-	return rc;
+	if ((c->read_stage == NULL && (c->read_stage = iris__calloc(
+	    STAGE_SLOTS, sizeof(*c->read_stage))) == NULL) ||
+	    (c->ev_read == NULL && (c->ev_read = evtimer_new(c->base,
+	    on_turn, c)) == NULL))
+		return IRIS_ENOMEM;
+	s = stage_of(c, to);
+	for (i = 0; i < s->n; i++)
+		if (memcmp(s->ids[i], id, 16) == 0)
+			return IRIS_OK;		/* in this batch already */
+	memcpy(s->ids[s->n++], id, 16);
+	if (s->n == IRIS__READ_IDS_MAX)
+		flush_one(c, s);
+	else if (!evtimer_pending(c->ev_read, NULL))
+		evtimer_add(c->ev_read, &now);
+	return IRIS_OK;
 }
 
 /* From the receive pipeline's event: the read callback for each id. */

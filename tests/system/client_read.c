@@ -9,7 +9,9 @@
  * went out); one made offline waits in the outbox and goes once online;
  * with the receipts privacy setting off none reaches bob's devices
  * while alice's other device still gets it, shown by a later receipt
- * (with receipts on again) reaching bob in order.
+ * (with receipts on again) reaching bob in order; reads made in one loop
+ * turn go as one receipt (counted in the server's store), an id twice
+ * once; a read made just before the client is freed is kept and sent.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -160,6 +162,62 @@ set_receipts(int on)
 	    done.rc);
 }
 
+static int
+count_meta(uint64_t seq, const uint8_t *meta, size_t len, int sealed,
+    void *arg)
+{
+	(void)seq, (void)meta, (void)len, (void)sealed;
+	++*(int *)arg;
+	return IRIS_OK;
+}
+
+static int64_t alice_acct;
+
+/* The freed client's last transaction has committed the receipt. */
+static int
+in_store(void *arg)
+{
+	int n = 0;
+
+	(void)arg;
+	return iris__cs_outbox_metas(env.store, alice_acct, count_meta,
+	    &n) == IRIS_OK && n > 0;
+}
+
+/* Three reads in one turn are one receipt; a read made just before
+ * the client is freed is sent by the next client object. */
+static void
+batched(void)
+{
+	uint8_t m[4][16];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		char body[16];
+
+		snprintf(body, sizeof(body), "batch %d", i);
+		bob_sends(body, m[i]);
+	}
+	for (i = 0; i < 3; i++)
+		EXPECT(iris_client_read(alice.c, "bob", m[i]) == IRIS_OK,
+		    "read %d", i);
+	EXPECT(iris_client_read(alice.c, "bob", m[0]) == IRIS_OK, "again");
+	for (i = 0; i < 3; i++)
+		EXPECT(wait_read(&bob, m[i]) && wait_read(&alice2, m[i]),
+		    "batched read %d", i);
+	EXPECT(reads_of(&bob, m[0]) == 1, "a read twice in a batch: %d",
+	    reads_of(&bob, m[0]));
+	bob_sends("last", m[3]);
+	EXPECT(iris_client_read(alice.c, "bob", m[3]) == IRIS_OK, "read");
+	alice_acct = alice.c->acct;
+	dt_close(&alice);
+	EXPECT(run_until(env.base, in_store, NULL, T), "not in the outbox");
+	dt_open(&env, &alice, "alice", "alice");
+	EXPECT(iris_client_connect(alice.c) == IRIS_OK, "connect");
+	EXPECT(wait_read(&bob, m[3]) && wait_read(&bob2, m[3]), "the read "
+	    "made before the free");
+}
+
 int
 main(void)
 {
@@ -222,9 +280,9 @@ main(void)
 	iris__buf_init(&sealed, 0);
 	sw.d = &alice;
 	sw.out = &sealed;
-	EXPECT(alice.c->ob_n == 1 && iris_client_outbox(alice.c) == 0 &&
-	    run_until(env.base, sealed_in, &sw, T), "the receipt is not sealed "
-	    "in the outbox");
+	EXPECT(run_until(env.base, sealed_in, &sw, T) && alice.c->ob_n == 1 &&
+	    iris_client_outbox(alice.c) == 0, "the receipt is not sealed in "
+	    "the outbox");
 	EXPECT(sealed.len > 3 && (sealed.p[1] << 8 | sealed.p[2]) == 3 &&
 	    !has(sealed.p, sealed.len, m2), "the sealed receipt: %zu bytes, "
 	    "clear %d", sealed.len, has(sealed.p, sealed.len, m2));
@@ -247,7 +305,7 @@ main(void)
 	EXPECT(iris_client_read(alice.c, "no one", m4) == IRIS_EINVAL &&
 	    iris_client_read(alice.c, "bob", NULL) == IRIS_EINVAL,
 	    "bad input");
-
+	batched();
 	dt_close(&alice);
 	dt_close(&alice2);
 	dt_close(&bob);
@@ -257,7 +315,9 @@ main(void)
 	event_base_free(env.base);
 	/* 3 + 3 + 1 + 3 receipt envelopes, none naming what was read. */
 	n = stored_receipts(m1, &clear);
-	EXPECT(n >= 10 && clear, "receipt envelopes stored: %d, clear %d",
+	/* 3 + 3 + 1 + 3, then one batch of three ids for 3 devices, and
+	 * the read made right before a free: 16 envelopes. */
+	EXPECT(n == 16 && clear, "receipt envelopes stored: %d, clear %d",
 	    n, clear);
 	n = stored_receipts(m4, &clear);
 	EXPECT(clear, "the read of four in the clear");
