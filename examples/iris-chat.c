@@ -32,8 +32,11 @@
  *   /quit                leave once the outbox is empty (also at EOF)
  *
  * Events printed: online, connecting, offline, registered, linked, msg,
- * sent, receipt, typing, presence, contacts, devices, link-token, me, ok,
- * error. Message text is printed with control characters as '?'.
+ * sent, receipt, read, identity, typing, presence, contacts, devices,
+ * link-token, me, ok, error. Message text is printed with control
+ * characters as '?'. Each message shown from another user is marked
+ * read: a read receipt goes to its sender's devices (unless receipts are
+ * turned off with /privacy) and to this user's other devices.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -311,8 +314,8 @@ on_message(struct iris_client *c, const struct iris_client_msg *m, void *arg)
 	char id[33], *text;
 	uint32_t device;
 	size_t len, i;
+	int rc;
 
-	(void)c;
 	from = iris_client_msg_sender(m, &device);
 	body = iris_client_msg_body(m, &len);
 	hex(id, iris_client_msg_id(m), 16);
@@ -328,6 +331,11 @@ on_message(struct iris_client *c, const struct iris_client_msg *m, void *arg)
 	    id, text);
 	free(text);
 	ch->count[W_MSG]++;
+	/* Shown, so read (not our own sends, copied from another device). */
+	if (strcmp(from, iris_client_user(c, NULL)) != 0 &&
+	    (rc = iris_client_read(c, from, iris_client_msg_id(m))) !=
+	    IRIS_OK)
+		fail(ch, rc, "sending a read receipt");
 	pump(ch);
 }
 
@@ -365,6 +373,37 @@ on_receipt(struct iris_client *c, const uint8_t id[16], const char *user,
 	    (unsigned long long)time_ms);
 	ch->count[W_RECEIPT]++;
 	pump(ch);
+}
+
+/* "read ID USER DEVICE TIME": device of user read our message ID. */
+static void
+on_read(struct iris_client *c, const uint8_t id[16], const char *user,
+    uint32_t device, uint64_t time_ms, void *arg)
+{
+	char h[33];
+
+	(void)c;
+	hex(h, id, 16);
+	emit("read %s %s %u %llu", h, user, device,
+	    (unsigned long long)time_ms);
+	pump(arg);
+}
+
+/* "identity USER added|removed|changed DEVICE KEY": a device list moved
+ * (after "changed", compare the safety number again). */
+static void
+on_identity(struct iris_client *c, const char *user, int event,
+    uint32_t device, const uint8_t key[32], void *arg)
+{
+	char k[65];
+
+	(void)c;
+	hex(k, key, 32);
+	emit("identity %s %s %u %s", user,
+	    event == IRIS_CLIENT_DEVICE_ADDED ? "added" :
+	    event == IRIS_CLIENT_DEVICE_REMOVED ? "removed" : "changed",
+	    device, k);
+	pump(arg);
 }
 
 static void
@@ -919,6 +958,8 @@ main(int argc, char *argv[])
 	iris_client_set_typing_cb(ch.client, on_typing, &ch);
 	iris_client_set_presence_cb(ch.client, on_presence, &ch);
 	iris_client_set_error_cb(ch.client, on_error, &ch);
+	iris_client_set_read_cb(ch.client, on_read, &ch);
+	iris_client_set_identity_cb(ch.client, on_identity, &ch);
 	if (iris_client_user(ch.client, &device) != NULL && device != 0)
 		rc = iris_client_connect(ch.client);
 	else if (token != NULL)

@@ -198,7 +198,7 @@ IRIS_API int	 iris_client_send(struct iris_client *c, const char *to,
 /* Typing indicators: best effort, online only, never stored. */
 IRIS_API int	 iris_client_typing(struct iris_client *c, const char *to,
 		    int typing);
-/* Sends not yet acknowledged by the server. */
+/* Sends not yet acknowledged by the server (read receipts not counted). */
 IRIS_API size_t	 iris_client_outbox(const struct iris_client *c);
 
 /* A received message, borrowed for the duration of the callback. */
@@ -260,6 +260,47 @@ IRIS_API int	 iris_client_subscribe(struct iris_client *c,
 		    const char *const *users, size_t n);
 IRIS_API int	 iris_client_unsubscribe(struct iris_client *c,
 		    const char *const *users, size_t n);
+
+/*
+ * Identity events and read receipts (iris_client_devices(3),
+ * iris_client_read(3)).
+ *
+ * Identity events report what changed between the verified device list
+ * of a user kept before and a newly verified one (this user's own list
+ * too): a device added or removed, or a device whose identity key
+ * changed (the safety number with that user changes when it is the
+ * primary's; a list whose primary key differs from the one kept is
+ * refused instead, with an error event). key is the new key, or for a
+ * removal the key the device had. The first list seen of a user raises
+ * no event: it is the one trusted on first use. Each change is reported
+ * once, on the loop, whichever path brought the list.
+ */
+#define IRIS_CLIENT_DEVICE_ADDED	1
+#define IRIS_CLIENT_DEVICE_REMOVED	2
+#define IRIS_CLIENT_IDENTITY_CHANGED	3
+typedef void (*iris_client_identity_cb)(struct iris_client *c,
+    const char *user, int event, uint32_t device, const uint8_t key[32],
+    void *arg);
+IRIS_API void	 iris_client_set_identity_cb(struct iris_client *c,
+		    iris_client_identity_cb cb, void *arg);
+
+/*
+ * Read receipts: the embedder marks a received message (id, from user)
+ * read; the receipt goes end-to-end encrypted, through the durable
+ * outbox, to that user's devices and to this user's other devices (so
+ * they mark it read too). With receipts turned off (iris_client_set_privacy
+ * with receipts 0, from this device), it goes to this user's other
+ * devices only. A received read receipt reaches the read callback, never
+ * the message callback: device of user read message id at time_ms.
+ * Reads made in one loop turn go as one receipt per user (up to 64 ids).
+ */
+IRIS_API int	 iris_client_read(struct iris_client *c, const char *user,
+		    const uint8_t id[16]);
+typedef void (*iris_client_read_cb)(struct iris_client *c,
+    const uint8_t id[16], const char *user, uint32_t device,
+    uint64_t time_ms, void *arg);
+IRIS_API void	 iris_client_set_read_cb(struct iris_client *c,
+		    iris_client_read_cb cb, void *arg);
 
 #ifdef __cplusplus
 }

@@ -323,6 +323,7 @@ teardown(struct iris_client *c)
 {
 	struct cev *e;
 
+	iris__read_flush(c);	/* reads made just before: kept */
 	c->gone = 1;
 	iris__conn_stop(c);
 	while ((e = c->evq) != NULL) {
@@ -392,10 +393,17 @@ iris_client_identity(const struct iris_client *c, uint8_t key[32])
 	return IRIS_OK;
 }
 
+/* Messages only: read receipts report to nobody, so an embedder waiting
+ * for this to reach 0 would have no event to look again on. */
 size_t
 iris_client_outbox(const struct iris_client *c)
 {
-	return c != NULL ? c->ob_n : 0;
+	const struct ob_entry *e;
+	size_t n = 0;
+
+	for (e = c != NULL ? c->ob_head : NULL; e != NULL; e = e->next)
+		n += e->kind == IRIS__CONTENT_MESSAGE;
+	return n;
 }
 
 #define SETTER(name, type, field)					\

@@ -123,9 +123,12 @@ struct ob_entry {
 	uint64_t		 rid;		/* current request */
 	unsigned		 stale;		/* stale-device refusals */
 	int			 reseal;	/* lists changed in flight */
+	int			 kind;		/* IRIS__CONTENT_MESSAGE, _READ */
 };
 
 struct rx_item;
+struct rx_held;
+struct read_stage;
 
 struct iris_client {
 	struct event_base	*base;
@@ -142,6 +145,8 @@ struct iris_client {
 	iris_client_typing_cb	 on_typing;	void *on_typing_arg;
 	iris_client_presence_cb	 on_presence;	void *on_presence_arg;
 	iris_client_error_cb	 on_error;	void *on_error_arg;
+	iris_client_identity_cb	 on_identity;	void *on_identity_arg;
+	iris_client_read_cb	 on_read;	void *on_read_arg;
 
 	/* Events waiting for the loop. */
 	struct cev		*evq;
@@ -258,6 +263,21 @@ struct iris_client {
 		size_t		 len;
 	}			 typ[4];
 
+	/* Deliveries held while their senders' lists are fetched
+	 * (recv_hold.c), in order. */
+	struct rx_held		*hold_head;
+	struct rx_held		*hold_tail;
+	size_t			 hold_n;
+	size_t			 hold_bytes;
+	uint64_t		 hold_last;	/* highest seq held */
+
+	/* Read receipts (read.c): the receipts privacy setting made here,
+	 * and ids read in this loop turn, batched per recipient. */
+	int			 read_loaded;
+	int			 read_off;
+	struct read_stage	*read_stage;
+	struct event		*ev_read;
+
 	/* Presence subscriptions (social.c). */
 	char			(*subs)[IRIS_USER_MAX + 1];
 	size_t			 nsubs;
@@ -372,7 +392,7 @@ int	 iris__devlist_put_own(struct iris_client *c, uint32_t add,
 	    void *arg);
 
 /* outbox.c, send.c */
-#define IRIS__OB_META_VERSION	1
+#define IRIS__OB_META_VERSION	2	/* 1: without the kind */
 #define IRIS__OB_SEALED_VERSION	1
 struct ob_entry *iris__outbox_append(struct iris_client *c, uint64_t seq);
 void	 iris__outbox_unlink(struct iris_client *c, struct ob_entry *e);
@@ -384,6 +404,9 @@ int	 iris__outbox_seal(struct iris_client *c, struct iris_cs_txn *t,
 	    struct iris_buf *out);
 void	 iris__outbox_sent_event(struct iris_client *c, const uint8_t id[16],
 	    int status);
+/* A new send of content kind into the outbox (id gets its UUIDv7). */
+int	 iris__outbox_queue(struct iris_client *c, const char *to, int kind,
+	    uint32_t type, const void *body, size_t len, uint8_t id[16]);
 void	 iris__typing_answer(struct iris_client *c, struct creq *r,
 	    struct iris_wire_msg *m);
 int	 iris__outbox_load(struct iris_client *c);
@@ -422,6 +445,34 @@ void	 iris__recv_reload_cursor(struct iris_client *c);
 /* sync.c */
 void	 iris__recv_ack_soon(struct iris_client *c);
 void	 iris__recv_ask_page(struct iris_client *c);
+
+/* recv_hold.c: a delivery whose sender's device list is not known, or
+ * does not list the sending device, waits (with all after it) until a
+ * fetch of that list has answered, so that no envelope is opened with
+ * an identity the signed list does not vouch for. */
+int	 iris__recv_hold(struct iris_client *c, const iris_v1_Deliver *d,
+	    const struct iris_slice *env);
+void	 iris__recv_hold_lists(struct iris_client *c, const char *user,
+	    int rc);
+void	 iris__recv_hold_clear(struct iris_client *c);
+/* The seq a sync page starts after: past what is held too. */
+uint64_t iris__recv_hold_after(const struct iris_client *c);
+/* recv.c: a delivery past the hold. */
+void	 iris__recv_deliver_now(struct iris_client *c,
+	    const iris_v1_Deliver *d, const struct iris_slice *env);
+
+/* devevents.c: identity events for the changes from old (NULL: first
+ * sight, no events) to new, and the sealer told to forget the sessions
+ * of devices removed or rekeyed. */
+void	 iris__devlist_changes(struct iris_client *c,
+	    const struct devlist *old, const struct devlist *new);
+
+/* read.c: read receipts in and out. */
+void	 iris__read_received(struct iris_client *c, const char *user,
+	    uint32_t device, const uint8_t *body, size_t len);
+void	 iris__read_privacy(struct iris_client *c, int receipts);
+/* Into the outbox with what is batched; at teardown, before it. */
+void	 iris__read_flush(struct iris_client *c);
 
 /* social.c */
 void	 iris__social_answer(struct iris_client *c, struct creq *r,

@@ -223,6 +223,8 @@ iris__devlist_accept(struct iris_client *c, const char *user,
 		*out = old;
 		return IRIS_OK;
 	}
+	/* Before the cache takes it: old is overwritten in place. */
+	iris__devlist_changes(c, old, &tmp);
 	if ((l = cache(c, &tmp)) == NULL)
 		return IRIS_ENOMEM;
 	persist(c, l);
@@ -396,6 +398,7 @@ got_lists(struct iris_client *c, struct creq *r, struct iris_wire_msg *m)
 	iris__outbox_lists(c, f->user, rc, changed);
 	if (rc == IRIS_OK)
 		iris__recv_typing_lists(c, f->user);
+	iris__recv_hold_lists(c, f->user, lost ? IRIS_ECLOSED : rc);
 	iris__free(f);
 }
 

@@ -79,16 +79,20 @@ load_one(uint64_t seq, const uint8_t *meta, size_t len, int sealed,
 	struct iris_client *c = arg;
 	struct ob_entry *e;
 	struct iris_rd r;
+	int version;
 
 	if ((e = iris__outbox_append(c, seq)) == NULL)
 		return IRIS_ENOMEM;
 	iris__rd_init(&r, meta, len);
-	if (iris__rd_u8(&r) != IRIS__OB_META_VERSION)
+	if ((version = iris__rd_u8(&r)) != 1 &&
+	    version != IRIS__OB_META_VERSION)
 		return IRIS_ECORRUPT;
 	iris__rd_copy(&r, e->cmid, 16);
 	iris__rd_str8(&r, e->to, sizeof(e->to));
 	e->type = iris__rd_u32(&r);
-	if (iris__rd_done(&r) != IRIS_OK)
+	e->kind = version == 1 ? IRIS__CONTENT_MESSAGE : iris__rd_u8(&r);
+	if (iris__rd_done(&r) != IRIS_OK || (e->kind !=
+	    IRIS__CONTENT_MESSAGE && e->kind != IRIS__CONTENT_READ))
 		return IRIS_ECORRUPT;
 	e->state = sealed ? OB_READY : OB_QUEUED;
 	if (seq >= c->next_seq)
@@ -144,7 +148,8 @@ give_up(struct iris_client *c, struct ob_entry *e, int status)
 		    iris__client_submit(c, t) != IRIS_OK)
 			iris__client_txn_drop(t);
 	}
-	iris__outbox_sent_event(c, e->cmid, status);
+	if (e->kind == IRIS__CONTENT_MESSAGE)
+		iris__outbox_sent_event(c, e->cmid, status);
 	iris__outbox_unlink(c, e);
 }
 
@@ -254,7 +259,10 @@ transmit(struct iris_client *c, struct ob_entry *e)
 	}
 	m.f.which_body = iris_v1_Frame_send_tag;
 	memcpy(m.f.body.send.client_msg_id, e->cmid, 16);
-	m.f.body.send.class = iris_v1_MsgClass_CLASS_MESSAGE;
+	/* Read receipts are a class of their own: the server makes no
+	 * delivery receipts for them. */
+	m.f.body.send.class = e->kind == IRIS__CONTENT_READ ?
+	    iris_v1_MsgClass_CLASS_RECEIPT : iris_v1_MsgClass_CLASS_MESSAGE;
 	m.envs = envs;
 	m.nenvs = n;
 	if ((q = iris__conn_req(c, RQ_SEND, &m)) == NULL) {
@@ -342,6 +350,7 @@ arm(struct iris_client *c, uint64_t ms)
 struct acked_ctx {
 	uint8_t		 cmid[16];
 	uint64_t	 msg_id;
+	int		 kind;
 	struct acked_ctx *next;		/* c->ob_acking */
 };
 
@@ -372,7 +381,7 @@ acked_done(struct iris_client *c, int rc, void *arg)
 		}
 	/* Even if the removal did not commit: the server has it, and a
 	 * resend after a restart only gets the same ack again. */
-	if (!iris__client_tearing(c))
+	if (!iris__client_tearing(c) && x->kind == IRIS__CONTENT_MESSAGE)
 		iris__outbox_sent_event(c, x->cmid, IRIS_CLIENT_ACKED);
 	iris__free(x);
 }
@@ -389,12 +398,15 @@ on_acked(struct iris_client *c, struct ob_entry *e, const iris_v1_SendAck *a)
 		t = iris__client_txn(c, acked_done, x);
 	if (t == NULL) {
 		iris__free(x);
-		iris__outbox_sent_event(c, e->cmid, IRIS_CLIENT_ACKED);
+		if (e->kind == IRIS__CONTENT_MESSAGE)
+			iris__outbox_sent_event(c, e->cmid,
+			    IRIS_CLIENT_ACKED);
 		iris__outbox_unlink(c, e);
 		return;
 	}
 	memcpy(x->cmid, e->cmid, 16);
 	x->msg_id = a->msg_id;
+	x->kind = e->kind;
 	/* The server's msg id names it in delivery receipts. */
 	iris__buf_put(&rec, e->cmid, 16);
 	iris__buf_str8(&rec, e->to, strlen(e->to));
@@ -403,7 +415,9 @@ on_acked(struct iris_client *c, struct ob_entry *e, const iris_v1_SendAck *a)
 	    IRIS_OK || iris__client_submit(c, t) != IRIS_OK) {
 		iris__client_txn_drop(t);
 		iris__free(x);
-		iris__outbox_sent_event(c, e->cmid, IRIS_CLIENT_ACKED);
+		if (e->kind == IRIS__CONTENT_MESSAGE)
+			iris__outbox_sent_event(c, e->cmid,
+			    IRIS_CLIENT_ACKED);
 	} else {
 		x->next = c->ob_acking;
 		c->ob_acking = x;

@@ -24,7 +24,7 @@
 #include "net/conn.h"
 #include "util/alloc.h"
 
-enum { RX_MSG, RX_RECEIPT, RX_DUP, RX_BAD, RX_TYPING };
+enum { RX_MSG, RX_RECEIPT, RX_DUP, RX_BAD, RX_TYPING, RX_READ };
 
 struct iris_client_msg {
 	const uint8_t		*id;
@@ -103,8 +103,9 @@ pipe_remove(struct iris_client *c, struct rx_item *it)
 void
 iris__recv_flow(struct iris_client *c)
 {
-	int pause = c->rx_n >= IRIS_CLIENT_RX_WINDOW ||
-	    c->rx_bytes >= IRIS_CLIENT_RX_BYTES;
+	size_t n = c->rx_n + c->hold_n, bytes = c->rx_bytes + c->hold_bytes;
+	int pause = n >= IRIS_CLIENT_RX_WINDOW ||
+	    bytes >= IRIS_CLIENT_RX_BYTES;
 
 	if (c->nc != NULL && pause != c->paused) {
 		c->paused = pause;
@@ -112,8 +113,7 @@ iris__recv_flow(struct iris_client *c)
 		iris__netconn_pause(c->nc, pause);
 	}
 	if (c->sync_more && !c->syncing &&
-	    c->rx_n < IRIS_CLIENT_RX_WINDOW / 2 &&
-	    c->rx_bytes < IRIS_CLIENT_RX_BYTES / 2)
+	    n < IRIS_CLIENT_RX_WINDOW / 2 && bytes < IRIS_CLIENT_RX_BYTES / 2)
 		iris__recv_ask_page(c);
 }
 
@@ -211,7 +211,7 @@ commit(struct iris_client *c, struct rx_item *it)
 	x->seq = it->seq;
 	iris__client_txn_set(t, committed, x);
 	rc = iris__cs_op_cursor_cas(t, c->acct, it->prev, it->seq);
-	if (rc == IRIS_OK && it->kind == RX_MSG)
+	if (rc == IRIS_OK && (it->kind == RX_MSG || it->kind == RX_READ))
 		rc = iris__cs_op_received(t, c->acct, it->tag);
 	if (rc == IRIS_OK && (rc = iris__client_submit(c, t)) == IRIS_OK) {
 		it->txn = NULL;
@@ -249,6 +249,10 @@ ev_fire(struct iris_client *c, struct cev *e)
 		if (it->rcpt_known && c->on_receipt != NULL)
 			c->on_receipt(c, it->cmid, it->rcpt_user,
 			    it->rcpt_device, it->time, c->on_receipt_arg);
+		break;
+	case RX_READ:
+		iris__read_received(c, it->sender, it->sender_device,
+		    it->content.body, it->content.len);
 		break;
 	case RX_BAD:
 		if (c->on_error != NULL)
@@ -308,7 +312,8 @@ seen(struct iris_client *c, const struct rx_item *it)
 	const struct rx_item *p;
 
 	for (p = c->rx_head; p != NULL; p = p->next)
-		if (p != it && p->kind == RX_MSG && memcmp(p->tag, it->tag,
+		if (p != it && (p->kind == RX_MSG || p->kind == RX_READ) &&
+		    memcmp(p->tag, it->tag,
 		    sizeof(it->tag)) == 0)
 			return 1;
 	return iris__cs_received_has(c->cs, c->acct, it->tag) == IRIS_OK;
@@ -338,7 +343,9 @@ open_message(struct iris_client *c, struct rx_item *it,
 		    it->sender_device, iris_strerror(rc));
 		it->kind = RX_BAD;
 		it->error = rc;
-	} else if (it->content.kind != IRIS__CONTENT_MESSAGE) {
+	} else if (it->content.kind == IRIS__CONTENT_READ)
+		it->kind = RX_READ;
+	else if (it->content.kind != IRIS__CONTENT_MESSAGE) {
 		it->kind = RX_BAD;
 		it->error = IRIS_EPROTO;
 	}
@@ -401,6 +408,14 @@ void
 iris__recv_deliver(struct iris_client *c, const iris_v1_Deliver *d,
     const struct iris_slice *env)
 {
+	if (!iris__recv_hold(c, d, env))
+		iris__recv_deliver_now(c, d, env);
+}
+
+void
+iris__recv_deliver_now(struct iris_client *c, const iris_v1_Deliver *d,
+    const struct iris_slice *env)
+{
 	struct rx_item *it;
 
 	if (d->transient) {
@@ -449,7 +464,9 @@ iris__recv_deliver(struct iris_client *c, const iris_v1_Deliver *d,
 void
 iris__recv_offline(struct iris_client *c)
 {
-	/* What is in the pipeline is still handled and recorded. */
+	/* What is in the pipeline is still handled and recorded; what is
+	 * held comes again. */
+	iris__recv_hold_clear(c);
 	c->syncing = 0;
 	c->sync_more = 0;
 	c->paused = 0;
@@ -469,6 +486,7 @@ iris__recv_free_all(struct iris_client *c)
 	c->rx_tail = NULL;
 	c->rx_n = 0;
 	c->rx_bytes = 0;
+	iris__recv_hold_clear(c);
 	if (c->ev_ack != NULL)
 		event_free(c->ev_ack);
 	c->ev_ack = NULL;

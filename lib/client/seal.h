@@ -37,6 +37,7 @@ struct iris_cs_txn;
 enum {
 	IRIS__CONTENT_MESSAGE = 1,	/* embedder content */
 	IRIS__CONTENT_TYPING = 2,	/* type: 1 typing, 0 stopped */
+	IRIS__CONTENT_READ = 4,		/* read receipts (read.c) */
 };
 
 struct iris__content {

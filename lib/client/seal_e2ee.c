@@ -265,7 +265,8 @@ iris__e2s_inner_decode(struct e2s *s, const char *user, uint32_t device,
 	to_dev = iris__rd_u32(&r);
 	out->body = iris__rd_bytes32(&r, &out->len, IRIS_E2EE_PLAIN_MAX);
 	if (iris__rd_done(&r) != IRIS_OK || (out->kind !=
-	    IRIS__CONTENT_MESSAGE && out->kind != IRIS__CONTENT_TYPING) ||
+	    IRIS__CONTENT_MESSAGE && out->kind != IRIS__CONTENT_TYPING &&
+	    out->kind != IRIS__CONTENT_READ) ||
 	    !iris__wire_userid_ok((const uint8_t *)rcpt, strlen(rcpt)))
 		return IRIS_EPROTO;
 	/* Who the envelope says it is from and for: the ids the server

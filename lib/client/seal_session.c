@@ -194,6 +194,10 @@ answer(struct e2s *s, struct iris_cs_txn *txn, const char *user,
 			if (l->ids[i] == device)
 				peer_ik = l->keys[i];
 	}
+	/* Only an identity the sender's signed device list vouches for
+	 * (the receive pipeline fetches the list first). */
+	if (peer_ik == NULL)
+		return IRIS_ECRYPTO;
 	iris__e2s_local_of(s, &me);
 	rc = iris__e2ee_respond(&ses, &me, user, device, peer_ik, &spk,
 	    pi->opk_id != IRIS_E2EE_OPK_NONE ? &opk : NULL, env, len,
@@ -304,7 +308,8 @@ e2s_open(void *self, struct iris_cs_txn *txn, const char *user,
 			rc = iris__e2s_inner_decode(s, user, device, &plain,
 			    out, keep);
 			if (rc == IRIS_OK &&
-			    out->kind != IRIS__CONTENT_MESSAGE)
+			    out->kind != IRIS__CONTENT_MESSAGE &&
+			    out->kind != IRIS__CONTENT_READ)
 				rc = IRIS_EPROTO;
 		}
 		iris__buf_free(&plain);

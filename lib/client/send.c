@@ -49,7 +49,8 @@ iris__outbox_sent_event(struct iris_client *c, const uint8_t id[16],
 	iris__client_event(c, &x->ev);
 }
 
-/* Outbox meta record: u8 version | cmid[16] | u8 len | to | u32 type. */
+/* Outbox meta record: u8 version | cmid[16] | u8 len | to | u32 type |
+ * u8 content kind (version 1 has no kind: a message). */
 static void
 meta_encode(const struct ob_entry *e, struct iris_buf *b)
 {
@@ -57,6 +58,7 @@ meta_encode(const struct ob_entry *e, struct iris_buf *b)
 	iris__buf_put(b, e->cmid, 16);
 	iris__buf_str8(b, e->to, strlen(e->to));
 	iris__buf_u32(b, e->type);
+	iris__buf_u8(b, (uint8_t)e->kind);
 }
 
 /* Seals in for every device of the lists; out gets u16 n then records. */
@@ -123,7 +125,7 @@ iris__outbox_seal(struct iris_client *c, struct iris_cs_txn *t,
 	struct iris__content in;
 
 	memset(&in, 0, sizeof(in));
-	in.kind = IRIS__CONTENT_MESSAGE;
+	in.kind = e->kind;
 	in.type = e->type;
 	in.recipient = e->to;
 	in.body = body;
@@ -149,12 +151,14 @@ queued(struct iris_client *c, int rc, void *arg)
 		if (rc != IRIS_OK) {
 			if (x->sealed)
 				c->seal->reset(c->sealer);
-			iris__outbox_sent_event(c, e->cmid, rc);
+			if (e->kind == IRIS__CONTENT_MESSAGE)
+				iris__outbox_sent_event(c, e->cmid, rc);
 			iris__outbox_unlink(c, e);
 		} else {
 			e->state = x->sealed ? OB_READY : OB_QUEUED;
-			iris__outbox_sent_event(c, e->cmid,
-			    IRIS_CLIENT_QUEUED);
+			if (e->kind == IRIS__CONTENT_MESSAGE)
+				iris__outbox_sent_event(c, e->cmid,
+				    IRIS_CLIENT_QUEUED);
 			iris__outbox_kick(c);
 		}
 	}
@@ -193,19 +197,28 @@ int
 iris_client_send(struct iris_client *c, const char *to, uint32_t type,
     const void *body, size_t len, uint8_t id[16])
 {
+	if (c == NULL || id == NULL)
+		return IRIS_EINVAL;
+	return iris__outbox_queue(c, to, IRIS__CONTENT_MESSAGE, type, body,
+	    len, id);
+}
+
+int
+iris__outbox_queue(struct iris_client *c, const char *to, int kind,
+    uint32_t type, const void *body, size_t len, uint8_t id[16])
+{
 	struct iris_buf meta, sealed;
 	struct iris_cs_txn *t = NULL;
 	struct queue_ctx *x = NULL;
 	struct ob_entry tmp, *e = NULL;
 	int rc, was_sealed;
 
-	if (c == NULL || id == NULL)
-		return IRIS_EINVAL;
 	if ((rc = check_send(c, to, body, len)) != IRIS_OK)
 		return rc;
 	memset(&tmp, 0, sizeof(tmp));
 	snprintf(tmp.to, sizeof(tmp.to), "%s", to);
 	tmp.type = type;
+	tmp.kind = kind;
 	tmp.seq = c->next_seq;
 	if ((rc = iris__uuid_v7(&c->uuids, tmp.cmid)) != IRIS_OK)
 		return rc;
@@ -234,6 +247,7 @@ iris_client_send(struct iris_client *c, const char *to, uint32_t type,
 		memcpy(e->cmid, tmp.cmid, 16);
 		memcpy(e->to, tmp.to, sizeof(e->to));
 		e->type = type;
+		e->kind = kind;
 		e->state = OB_COMMITTING;
 		if ((rc = iris__client_submit(c, t)) != IRIS_OK)
 			iris__outbox_unlink(c, e);

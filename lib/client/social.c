@@ -234,6 +234,8 @@ iris__social_answer(struct iris_client *c, struct creq *r,
 	case RQ_CONTACTS_EDIT:
 	case RQ_SETTINGS:
 		rc = answer_rc(m, iris_v1_Frame_done_tag);
+		if (rc == IRIS_OK && q.kind == RQ_SETTINGS)
+			iris__read_privacy(c, q.num == 2);
 		iris__client_done_event(c, q.cb.done, q.arg, rc);
 		break;
 	default:
@@ -330,8 +332,10 @@ iris_client_set_privacy(struct iris_client *c, int privacy, int receipts,
 	m.f.which_body = iris_v1_Frame_presence_settings_tag;
 	m.f.body.presence_settings.privacy = (iris_v1_Privacy)privacy;
 	m.f.body.presence_settings.receipts = receipts != 0;
-	if ((rc = ask(c, &m, RQ_SETTINGS, &r, arg)) == IRIS_OK)
+	if ((rc = ask(c, &m, RQ_SETTINGS, &r, arg)) == IRIS_OK) {
 		r->cb.done = cb;
+		r->num = receipts != 0 ? 2 : 1;	/* for read receipts */
+	}
 	return rc;
 }
 

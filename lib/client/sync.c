@@ -61,7 +61,7 @@ iris__recv_ask_page(struct iris_client *c)
 
 	iris__wire_msg_init(&m);
 	m.f.which_body = iris_v1_Frame_sync_request_tag;
-	m.f.body.sync_request.after_seq = c->rx_last;
+	m.f.body.sync_request.after_seq = iris__recv_hold_after(c);
 	if (iris__conn_req(c, RQ_SYNC, &m) == NULL)
 		return;
 	c->syncing = 1;
