@@ -15,6 +15,7 @@
 
 #include "iris.h"
 #include "client/client.h"
+#include "client/heal.h"
 #include "client/seal_e2ee.h"
 #include "net/conn.h"
 #include "util/alloc.h"
@@ -271,6 +272,8 @@ setup(struct iris_client *c, const struct iris_client_config *cfg)
 	if ((rc = iris__client_sealer->create(&c->sealer, c)) != IRIS_OK)
 		return rc;
 	c->seal = iris__client_sealer;
+	if ((rc = iris__heal_new(c)) != IRIS_OK)
+		return rc;
 	if ((rc = iris__auth_load(c)) != IRIS_OK)
 		return rc;
 	return iris__outbox_load(c);
@@ -312,6 +315,7 @@ static void
 final_free(struct iris_client *c)
 {
 	iris__cs_unref(c->cs);
+	iris__heal_free(c);
 	iris__free(c->cfg.ca_path);
 	sodium_memzero(c, sizeof(*c));
 	iris__free(c);

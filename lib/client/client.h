@@ -123,7 +123,13 @@ struct ob_entry {
 	uint64_t		 rid;		/* current request */
 	unsigned		 stale;		/* stale-device refusals */
 	int			 reseal;	/* lists changed in flight */
+	/* What it carries (seal.h); a send the library made itself (a
+	 * retry request, a resend of "of") reports no sent events. */
+	int			 kind;
+	int			 has_of;
+	uint8_t			 of[16];
 };
+#define OB_QUIET(e)	((e)->kind != IRIS__CONTENT_MESSAGE || (e)->has_of)
 
 struct rx_item;
 
@@ -262,6 +268,9 @@ struct iris_client {
 	char			(*subs)[IRIS_USER_MAX + 1];
 	size_t			 nsubs;
 
+	/* Self-healing sessions (heal.h). */
+	struct heal		*heal;
+
 	/* Clock (monotonic ms) for backoff and retry-after; tests inject. */
 	uint64_t		(*now_ms)(void *arg);
 	void			*now_arg;
@@ -373,6 +382,7 @@ int	 iris__devlist_put_own(struct iris_client *c, uint32_t add,
 
 /* outbox.c, send.c */
 #define IRIS__OB_META_VERSION	1
+#define IRIS__OB_META_V2	2	/* with kind and of */
 #define IRIS__OB_SEALED_VERSION	1
 struct ob_entry *iris__outbox_append(struct iris_client *c, uint64_t seq);
 void	 iris__outbox_unlink(struct iris_client *c, struct ob_entry *e);

@@ -79,16 +79,25 @@ load_one(uint64_t seq, const uint8_t *meta, size_t len, int sealed,
 	struct iris_client *c = arg;
 	struct ob_entry *e;
 	struct iris_rd r;
+	int version;
 
 	if ((e = iris__outbox_append(c, seq)) == NULL)
 		return IRIS_ENOMEM;
 	iris__rd_init(&r, meta, len);
-	if (iris__rd_u8(&r) != IRIS__OB_META_VERSION)
+	version = iris__rd_u8(&r);
+	if (version != IRIS__OB_META_VERSION && version != IRIS__OB_META_V2)
 		return IRIS_ECORRUPT;
 	iris__rd_copy(&r, e->cmid, 16);
 	iris__rd_str8(&r, e->to, sizeof(e->to));
 	e->type = iris__rd_u32(&r);
-	if (iris__rd_done(&r) != IRIS_OK)
+	e->kind = IRIS__CONTENT_MESSAGE;
+	if (version == IRIS__OB_META_V2) {
+		e->kind = iris__rd_u8(&r);
+		if ((e->has_of = iris__rd_u8(&r)) != 0)
+			iris__rd_copy(&r, e->of, 16);
+	}
+	if (iris__rd_done(&r) != IRIS_OK || (e->kind !=
+	    IRIS__CONTENT_MESSAGE && e->kind != IRIS__CONTENT_RETRY))
 		return IRIS_ECORRUPT;
 	e->state = sealed ? OB_READY : OB_QUEUED;
 	if (seq >= c->next_seq)
@@ -144,7 +153,8 @@ give_up(struct iris_client *c, struct ob_entry *e, int status)
 		    iris__client_submit(c, t) != IRIS_OK)
 			iris__client_txn_drop(t);
 	}
-	iris__outbox_sent_event(c, e->cmid, status);
+	if (!OB_QUIET(e))
+		iris__outbox_sent_event(c, e->cmid, status);
 	iris__outbox_unlink(c, e);
 }
 
@@ -341,6 +351,7 @@ arm(struct iris_client *c, uint64_t ms)
 
 struct acked_ctx {
 	uint8_t		 cmid[16];
+	int		 quiet;
 	uint64_t	 msg_id;
 	struct acked_ctx *next;		/* c->ob_acking */
 };
@@ -372,7 +383,7 @@ acked_done(struct iris_client *c, int rc, void *arg)
 		}
 	/* Even if the removal did not commit: the server has it, and a
 	 * resend after a restart only gets the same ack again. */
-	if (!iris__client_tearing(c))
+	if (!iris__client_tearing(c) && !x->quiet)
 		iris__outbox_sent_event(c, x->cmid, IRIS_CLIENT_ACKED);
 	iris__free(x);
 }
@@ -389,21 +400,28 @@ on_acked(struct iris_client *c, struct ob_entry *e, const iris_v1_SendAck *a)
 		t = iris__client_txn(c, acked_done, x);
 	if (t == NULL) {
 		iris__free(x);
-		iris__outbox_sent_event(c, e->cmid, IRIS_CLIENT_ACKED);
+		if (!OB_QUIET(e))
+			iris__outbox_sent_event(c, e->cmid,
+			    IRIS_CLIENT_ACKED);
 		iris__outbox_unlink(c, e);
 		return;
 	}
-	memcpy(x->cmid, e->cmid, 16);
-	x->msg_id = a->msg_id;
-	/* The server's msg id names it in delivery receipts. */
-	iris__buf_put(&rec, e->cmid, 16);
+	memcpy(x->cmid, e->has_of ? e->of : e->cmid, 16);
+	x->msg_id = e->kind == IRIS__CONTENT_MESSAGE ? a->msg_id : 0;
+	x->quiet = OB_QUIET(e);
+	/* The server's msg id names it in delivery receipts (a resend by
+	 * the id of what it repeats; a retry request not at all). */
+	iris__buf_put(&rec, e->has_of ? e->of : e->cmid, 16);
 	iris__buf_str8(&rec, e->to, strlen(e->to));
 	if (iris__cs_op_outbox_del(t, c->acct, e->seq) != IRIS_OK ||
-	    iris__cs_op_sent(t, c->acct, a->msg_id, rec.p, rec.len) !=
-	    IRIS_OK || iris__client_submit(c, t) != IRIS_OK) {
+	    (e->kind == IRIS__CONTENT_MESSAGE && iris__cs_op_sent(t, c->acct,
+	    a->msg_id, rec.p, rec.len) != IRIS_OK) ||
+	    iris__client_submit(c, t) != IRIS_OK) {
 		iris__client_txn_drop(t);
 		iris__free(x);
-		iris__outbox_sent_event(c, e->cmid, IRIS_CLIENT_ACKED);
+		if (!OB_QUIET(e))
+			iris__outbox_sent_event(c, e->cmid,
+			    IRIS_CLIENT_ACKED);
 	} else {
 		x->next = c->ob_acking;
 		c->ob_acking = x;

@@ -21,10 +21,11 @@
 
 #include "iris.h"
 #include "client/client.h"
+#include "client/heal.h"
 #include "net/conn.h"
 #include "util/alloc.h"
 
-enum { RX_MSG, RX_RECEIPT, RX_DUP, RX_BAD, RX_TYPING };
+enum { RX_MSG, RX_RECEIPT, RX_DUP, RX_BAD, RX_TYPING, RX_KEPT, RX_RETRY };
 
 struct iris_client_msg {
 	const uint8_t		*id;
@@ -58,6 +59,11 @@ struct rx_item {
 	int			 in_pipe;	/* counted in rx_n */
 	int			 fired;		/* its event ran */
 	int			 committing;
+	/* Healing (heal.h): a retry request to make once committed; a
+	 * kept message this one heals, and the cause it had failed with. */
+	int			 ask;
+	int			 healed;
+	int			 cause;
 	/* Receipts: who got which of our messages. */
 	char			 rcpt_user[IRIS_USER_MAX + 1];
 	uint32_t		 rcpt_device;
@@ -153,6 +159,7 @@ pipe_reset(struct iris_client *c, int err, const char *why)
 		iris__recv_reload_cursor(c);
 	c->rx_last = c->rx_cursor;
 	c->seal->reset(c->sealer);
+	iris__heal_reset(c);
 	iris__conn_drop(c, err, why);
 }
 
@@ -186,6 +193,13 @@ committed(struct iris_client *c, int rc, void *arg)
 	}
 	if (seq > c->rx_cursor)
 		c->rx_cursor = seq;
+	/* What healing does once the receive is durable. */
+	if (it->kind == RX_KEPT && it->ask)
+		(void)iris__heal_ask(c, it->sender, it->sender_device,
+		    it->cmid, it->cause);
+	else if (it->kind == RX_RETRY)
+		(void)iris__heal_answer(c, it->sender, it->sender_device,
+		    it->content.body, it->content.len);
 	pipe_remove(c, it);
 	it->in_pipe = 0;
 	it->txn = NULL;		/* consumed by the commit */
@@ -244,6 +258,15 @@ ev_fire(struct iris_client *c, struct cev *e)
 		m.time = it->time;
 		if (c->on_message != NULL)
 			c->on_message(c, &m, c->on_message_arg);
+		if (c->dead)
+			return;
+		if (it->healed)
+			iris__heal_report(c, it->sender, it->sender_device,
+			    it->cause, 1);
+		break;
+	case RX_KEPT:
+		iris__heal_report(c, it->sender, it->sender_device, it->cause,
+		    0);
 		break;
 	case RX_RECEIPT:
 		if (it->rcpt_known && c->on_receipt != NULL)
@@ -314,6 +337,41 @@ seen(struct iris_client *c, const struct rx_item *it)
 	return iris__cs_received_has(c->cs, c->acct, it->tag) == IRIS_OK;
 }
 
+/* A resend (heal.h): delivered and deduplicated under the id of what it
+ * repeats; the kept copy, if any, goes with its commit. */
+static void
+resent(struct iris_client *c, struct rx_item *it)
+{
+	memcpy(it->cmid, it->content.of, 16);
+	make_tag(c, it);
+	if (seen(c, it)) {
+		it->kind = RX_DUP;	/* its state still commits */
+		return;
+	}
+	it->healed = iris__heal_take(c, it->txn, it->sender,
+	    it->sender_device, it->cmid, &it->cause);
+}
+
+/* Did not open: kept, to be asked for again, when that may help. */
+static void
+not_opened(struct iris_client *c, struct rx_item *it, int rc)
+{
+	int heal = iris__heal_on(c) && it->content.kind == 0;
+
+	iris__heal_count(c, rc);
+	iris__log(&c->log, IRIS_LOG_NOTICE, "client %s: a message "
+	    "from %s/%u does not open: %s%s", c->user, it->sender,
+	    it->sender_device, iris_strerror(rc), heal ? " (kept)" : "");
+	it->kind = RX_BAD;
+	it->error = rc;
+	if (heal && iris__heal_keep(c, it->txn, it->sender,
+	    it->sender_device, it->cmid, it->env, it->envlen, rc,
+	    &it->ask) == IRIS_OK) {
+		it->kind = RX_KEPT;
+		it->cause = iris__heal_cause(rc);
+	}
+}
+
 /* Opens the envelope of a message into it (state into it->txn). */
 static void
 open_message(struct iris_client *c, struct rx_item *it,
@@ -330,17 +388,18 @@ open_message(struct iris_client *c, struct rx_item *it,
 	c->rx_bytes += env->len;
 	rc = c->seal->open(c->sealer, it->txn, it->sender, it->sender_device,
 	    it->env, it->envlen, &it->content, &it->keep);
-	if (rc != IRIS_OK) {
-		/* Reported, and recorded as handled: a sealer that can heal
-		 * keeps what it needs in the transaction. */
-		iris__log(&c->log, IRIS_LOG_NOTICE, "client %s: a message "
-		    "from %s/%u does not open: %s", c->user, it->sender,
-		    it->sender_device, iris_strerror(rc));
-		it->kind = RX_BAD;
-		it->error = rc;
-	} else if (it->content.kind != IRIS__CONTENT_MESSAGE) {
+	if (rc != IRIS_OK)
+		not_opened(c, it, rc);
+	else if (it->content.kind == IRIS__CONTENT_RETRY &&
+	    iris__heal_on(c))
+		it->kind = RX_RETRY;
+	else if (it->content.kind != IRIS__CONTENT_MESSAGE) {
 		it->kind = RX_BAD;
 		it->error = IRIS_EPROTO;
+	} else {
+		iris__heal_opened(c, it->sender, it->sender_device);
+		if (it->content.of != NULL)
+			resent(c, it);
 	}
 }
 
