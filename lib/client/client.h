@@ -444,5 +444,10 @@ void	 iris__social_online(struct iris_client *c);
  * test process can die there (tests/system/client_crash.c). */
 enum { IRIS__HOOK_AFTER_CALLBACK = 1, IRIS__HOOK_AFTER_COMMIT };
 extern void (*iris__client_test_hook)(int point);
+/* Test hook: sees each envelope a durable send seals (send.c), so that a
+ * test can damage one on its way (tests/system/client_heal.c). */
+extern void (*iris__client_seal_hook)(struct iris_client *c,
+	    const char *user, uint32_t device, const struct iris__content *in,
+	    struct iris_buf *env);
 
 #endif /* IRIS_CLIENT_CLIENT_H */

@@ -381,7 +381,8 @@ iris__heal_online(struct iris_client *c)
 			dirty = 1;
 			continue;
 		}
-		if (h->kept[i].asked < HEAL_ASKS && iris__heal_ask(c,
+		if (h->kept[i].asked < HEAL_ASKS &&
+		    h->kept[i].ms + HEAL_REASK_MS < now && iris__heal_ask(c,
 		    h->kept[i].user, h->kept[i].device, h->kept[i].cmid,
 		    h->kept[i].cause) == IRIS_OK) {
 			h->kept[i].asked++;

@@ -47,6 +47,7 @@ struct iris_cs_txn;
 #define HEAL_STREAK		3
 #define HEAL_RESET_MS		(60ULL * 1000)
 #define HEAL_ASKS		3	/* retry requests per kept message */
+#define HEAL_REASK_MS		(2ULL * 60 * 1000)	/* before asking again */
 #define HEAL_PEERS		64	/* devices tracked in memory */
 
 struct heal_kept {
@@ -113,7 +114,9 @@ int	 iris__heal_take(struct iris_client *c, struct iris_cs_txn *txn,
 /* The embedder's callback (healed: 0 failed, 1 healed, -1 given up). */
 void	 iris__heal_report(struct iris_client *c, const char *user,
 	    uint32_t device, int cause, int healed);
-/* Logged in: kept messages given up (too old) or asked for again. */
+/* Logged in: kept messages given up (too old), or asked for again when
+ * kept for HEAL_REASK_MS (an answer may be on its way otherwise, and a
+ * first ask may have been lost with a crash before it was queued). */
 void	 iris__heal_online(struct iris_client *c);
 
 /* heal_retry.c */

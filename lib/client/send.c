@@ -13,6 +13,9 @@
 #include "client/heal.h"
 #include "util/alloc.h"
 
+void (*iris__client_seal_hook)(struct iris_client *c, const char *user,
+    uint32_t device, const struct iris__content *in, struct iris_buf *env);
+
 /* The sent callback, fired from the loop. */
 struct ev_sent {
 	struct cev	 ev;
@@ -96,6 +99,8 @@ fan_out(struct iris_client *c, struct iris_cs_txn *t, const char *to,
 			if ((rc = c->seal->seal(c->sealer, t, user, dev, in,
 			    &env)) != IRIS_OK)
 				break;
+			if (t != NULL && iris__client_seal_hook != NULL)
+				iris__client_seal_hook(c, user, dev, in, &env);
 			if (c->srv_max_envelope != 0 &&
 			    env.len > c->srv_max_envelope) {
 				rc = IRIS_ETOOBIG;
