@@ -419,3 +419,44 @@ SETTER(receipt, iris_client_receipt_cb, on_receipt)
 SETTER(typing, iris_client_typing_cb, on_typing)
 SETTER(presence, iris_client_presence_cb, on_presence)
 SETTER(error, iris_client_error_cb, on_error)
+
+/* The received message the message callback borrows. */
+const uint8_t *
+iris_client_msg_id(const struct iris_client_msg *m)
+{
+	return m->id;
+}
+
+const char *
+iris_client_msg_sender(const struct iris_client_msg *m, uint32_t *device)
+{
+	if (device != NULL)
+		*device = m->sender_device;
+	return m->sender;
+}
+
+const char *
+iris_client_msg_recipient(const struct iris_client_msg *m)
+{
+	return m->recipient;
+}
+
+uint32_t
+iris_client_msg_type(const struct iris_client_msg *m)
+{
+	return m->type;
+}
+
+const void *
+iris_client_msg_body(const struct iris_client_msg *m, size_t *len)
+{
+	if (len != NULL)
+		*len = m->len;
+	return m->body;
+}
+
+uint64_t
+iris_client_msg_time(const struct iris_client_msg *m)
+{
+	return m->time;
+}

@@ -133,6 +133,18 @@ struct ob_entry {
 
 struct rx_item;
 
+/* A received message, as the message callback borrows it (recv.c). */
+struct iris_client_msg {
+	const uint8_t		*id;
+	const char		*sender;
+	uint32_t		 sender_device;
+	const char		*recipient;
+	uint32_t		 type;
+	const uint8_t		*body;
+	size_t			 len;
+	uint64_t		 time;
+};
+
 struct iris_client {
 	struct event_base	*base;
 	struct iris_client_store *cs;

@@ -27,16 +27,6 @@
 
 enum { RX_MSG, RX_RECEIPT, RX_DUP, RX_BAD, RX_TYPING, RX_KEPT, RX_RETRY };
 
-struct iris_client_msg {
-	const uint8_t		*id;
-	const char		*sender;
-	uint32_t		 sender_device;
-	const char		*recipient;
-	uint32_t		 type;
-	const uint8_t		*body;
-	size_t			 len;
-	uint64_t		 time;
-};
 
 struct rx_item {
 	struct cev		 ev;		/* first */
@@ -104,38 +94,6 @@ pipe_remove(struct iris_client *c, struct rx_item *it)
 			c->rx_bytes -= it->envlen;
 			return;
 		}
-}
-
-void
-iris__recv_flow(struct iris_client *c)
-{
-	int pause = c->rx_n >= IRIS_CLIENT_RX_WINDOW ||
-	    c->rx_bytes >= IRIS_CLIENT_RX_BYTES;
-
-	if (c->nc != NULL && pause != c->paused) {
-		c->paused = pause;
-		c->rx_pauses += (uint64_t)pause;
-		iris__netconn_pause(c->nc, pause);
-	}
-	if (c->sync_more && !c->syncing &&
-	    c->rx_n < IRIS_CLIENT_RX_WINDOW / 2 &&
-	    c->rx_bytes < IRIS_CLIENT_RX_BYTES / 2)
-		iris__recv_ask_page(c);
-}
-
-/* The durable cursor, as the store has it now. */
-void
-iris__recv_reload_cursor(struct iris_client *c)
-{
-	struct iris_buf b;
-	int64_t id;
-	uint64_t cursor;
-
-	iris__buf_init(&b, 0);
-	if (iris__cs_account_get(c->cs, c->acct_tag, &id, &cursor, &b) ==
-	    IRIS_OK)
-		c->rx_cursor = cursor;
-	iris__buf_free(&b);
 }
 
 /* Something went wrong with the pipeline: start again from the cursor. */
@@ -531,44 +489,4 @@ iris__recv_free_all(struct iris_client *c)
 	if (c->ev_ack != NULL)
 		event_free(c->ev_ack);
 	c->ev_ack = NULL;
-}
-
-const uint8_t *
-iris_client_msg_id(const struct iris_client_msg *m)
-{
-	return m->id;
-}
-
-const char *
-iris_client_msg_sender(const struct iris_client_msg *m, uint32_t *device)
-{
-	if (device != NULL)
-		*device = m->sender_device;
-	return m->sender;
-}
-
-const char *
-iris_client_msg_recipient(const struct iris_client_msg *m)
-{
-	return m->recipient;
-}
-
-uint32_t
-iris_client_msg_type(const struct iris_client_msg *m)
-{
-	return m->type;
-}
-
-const void *
-iris_client_msg_body(const struct iris_client_msg *m, size_t *len)
-{
-	if (len != NULL)
-		*len = m->len;
-	return m->body;
-}
-
-uint64_t
-iris_client_msg_time(const struct iris_client_msg *m)
-{
-	return m->time;
 }
