@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Self-healing sessions, the peers' side, through the client library and
+ * a real engine on this process's loop (helpers in healtest.c):
+ *  - dave and erin start sessions with each other at once: everything
+ *    opens (archived sessions tried and promoted), nothing is asked for
+ *    again;
+ *  - a retry request for a send not remembered is ignored, one from a
+ *    device not in the verified list refused, session resets limited to
+ *    one a minute per device (the resends still go, and bob opens and
+ *    deduplicates them);
+ *  - kept messages bounded per device, the oldest given up (reported).
+ * The counters of iris_client_stats() are checked exactly.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "iris.h"
+#include "iris_client.h"
+
+#include "client/client.h"
+#include "client/heal.h"
+#include "client/seal_e2ee.h"
+#include "clienttest.h"
+#include "evloop.h"
+#include "healtest.h"
+
+#define C(name)		(iris_client_stats(d->c, &st), st.name)
+
+/* Dave and erin each start a session with the other at once. */
+static void
+simultaneous(struct ht_dev *dave, struct ht_dev *erin)
+{
+	struct iris_client_stats st;
+	uint8_t ids[2][3][16];
+	struct ht_dev *d;
+	size_t fd = dave->r.nmsgs, fe = erin->r.nmsgs;
+	int k;
+
+	ht_send_n(dave, erin, "S0", 3, ids[0]);
+	ht_send_n(erin, dave, "S1", 3, ids[1]);
+	ht_expect_once(erin, fe, "S0", 3, ids[0]);
+	ht_expect_once(dave, fd, "S1", 3, ids[1]);
+	HT_EXPECT(ht_sealer(dave)->st.sessions_started == 1 &&
+	    ht_sealer(erin)->st.sessions_started == 1 &&
+	    ht_sealer(dave)->st.sessions_answered == 1 &&
+	    ht_sealer(erin)->st.sessions_answered == 1,
+	    "both sides started a session");
+	for (k = 0; k < 3; k++) {
+		char tag[16];
+
+		snprintf(tag, sizeof(tag), "S2%d", k);
+		ht_converse(dave, erin, tag);
+	}
+	for (d = dave; d != NULL; d = d == dave ? erin : NULL) {
+		HT_EXPECT(C(messages_kept) == 0 && st.retries_sent == 0 &&
+		    st.sessions_reset == 0, "%s healed something", d->user);
+		for (k = 0; k < IRIS_CLIENT_DECRYPT_CAUSES; k++)
+			HT_EXPECT(st.decrypt_failed[k] == 0, "%s: cause %d",
+			    d->user, k);
+	}
+}
+
+struct want_opened {
+	struct e2s	*s;
+	uint64_t	 n;
+};
+
+static int
+opened_n(void *arg)
+{
+	struct want_opened *w = arg;
+
+	return w->s->st.opened >= w->n;
+}
+
+/* Retry requests that must not make resends or resets. */
+static void
+hostile(struct ht_dev *alice, struct ht_dev *bob)
+{
+	struct iris_client_stats st, a0;
+	struct want_opened w;
+	uint8_t cmid[16], body[22], ids[2][16];
+	struct ht_dev *d = alice;
+	size_t first = bob->r.nmsgs;
+
+	iris_client_stats(alice->c, &a0);
+	randombytes_buf(cmid, sizeof(cmid));
+	HT_EXPECT(iris__heal_ask(bob->c, alice->user, 1, cmid, 2) == IRIS_OK,
+	    "ask");
+	HT_WAIT_STAT(alice, retries_unknown, a0.retries_unknown + 1);
+	HT_EXPECT(C(resends) == a0.resends && st.retries_received ==
+	    a0.retries_received + 1, "unknown msg id answered");
+	ht_send_n(alice, bob, "H", 2, ids);
+	ht_expect_once(bob, first, "H", 2, ids);
+	/* From a device bob's verified list does not name. */
+	body[0] = 1;
+	memcpy(body + 1, ids[0], 16);
+	iris__e2ee_put32(body + 17, 1);
+	body[21] = 2;
+	HT_EXPECT(iris__heal_answer(alice->c, bob->user, 9, body,
+	    sizeof(body)) == IRIS_EDENIED, "unlisted device answered");
+	HT_EXPECT(C(retries_refused) == a0.retries_refused + 1 && st.resends ==
+	    a0.resends, "refusal counted");
+	/* Two asks within a minute (past the last reset): one reset, two
+	 * resends, which bob opens and deduplicates. */
+	alice->clock_skew += HEAL_RESET_MS + 1000;
+	iris_client_stats(alice->c, &a0);
+	w.s = ht_sealer(bob);
+	w.n = w.s->st.opened + 2;
+	HT_EXPECT(iris__heal_ask(bob->c, alice->user, 1, ids[0], 2) == IRIS_OK &&
+	    iris__heal_ask(bob->c, alice->user, 1, ids[1], 2) == IRIS_OK,
+	    "asks");
+	HT_WAIT_STAT(alice, resends, a0.resends + 2);
+	HT_EXPECT(C(sessions_reset) == a0.sessions_reset + 1 &&
+	    st.resets_limited == a0.resets_limited + 1, "resets %llu, "
+	    "limited %llu", (unsigned long long)(st.sessions_reset -
+	    a0.sessions_reset), (unsigned long long)(st.resets_limited -
+	    a0.resets_limited));
+	HT_EXPECT(run_until(ht_base, opened_n, &w, T), "resends not opened");
+	ht_converse(alice, bob, "H2");
+	ht_expect_once(bob, first, "H", 2, ids);
+}
+
+static int
+gave_up(void *arg)
+{
+	return ((struct ht_dev *)arg)->given_up > 0;
+}
+
+/* At most HEAL_KEEP_DEV kept per device: the oldest is given up. */
+static void
+bounds(struct ht_dev *bob)
+{
+	struct iris_client_stats st, b0;
+	struct iris_cs_txn *t;
+	struct ht_dev *d = bob;
+	uint8_t cmid[16];
+	int i, ask, rc = IRIS_OK;
+
+	iris_client_stats(bob->c, &b0);
+	t = iris__client_txn(bob->c, NULL, NULL);
+	for (i = 0; i < HEAL_KEEP_DEV + 1 && rc == IRIS_OK; i++) {
+		randombytes_buf(cmid, sizeof(cmid));
+		rc = iris__heal_keep(bob->c, t, "zed", 5, cmid,
+		    (const uint8_t *)"junk", 4, IRIS_EPROTO, &ask);
+		HT_EXPECT(ask == 1, "ask %d", i);
+	}
+	HT_EXPECT(rc == IRIS_OK, "keep: %d", rc);
+	/* Kept again: not asked again. */
+	HT_EXPECT(iris__heal_keep(bob->c, t, "zed", 5, cmid,
+	    (const uint8_t *)"junk", 4, IRIS_EPROTO, &ask) == IRIS_OK &&
+	    ask == 0, "asked twice");
+	iris__client_txn_drop(t);
+	iris__heal_reset(bob->c);
+	bob->c->seal->reset(bob->c->sealer);
+	HT_EXPECT(C(messages_kept) == b0.messages_kept + HEAL_KEEP_DEV + 1 &&
+	    st.messages_given_up == b0.messages_given_up + 1, "kept %llu, "
+	    "given up %llu", (unsigned long long)(st.messages_kept -
+	    b0.messages_kept), (unsigned long long)(st.messages_given_up -
+	    b0.messages_given_up));
+	HT_EXPECT(run_until(ht_base, gave_up, bob, T) && bob->given_up == 1,
+	    "given-up callbacks: %d", bob->given_up);
+}
+
+int
+main(void)
+{
+	struct ht_dev alice, bob, dave, erin;
+
+	memset(&alice, 0, sizeof(alice));
+	memset(&bob, 0, sizeof(bob));
+	memset(&dave, 0, sizeof(dave));
+	memset(&erin, 0, sizeof(erin));
+	(void)ht_start("client_heal_peers");
+	ht_dev_up(&alice, "alice", 1);
+	ht_dev_up(&bob, "bob", 1);
+	ht_converse(&alice, &bob, "P0");
+	hostile(&alice, &bob);
+	bounds(&bob);
+	ht_dev_up(&dave, "dave", 1);
+	ht_dev_up(&erin, "erin", 1);
+	simultaneous(&dave, &erin);
+	ht_dev_down(&alice);
+	ht_dev_down(&bob);
+	ht_dev_down(&dave);
+	ht_dev_down(&erin);
+	if (ht_finish() != 0)
+		return 1;
+	printf("client_heal_peers: simultaneous start converges; unknown, "
+	    "unlisted and too frequent retry requests; kept bounded: ok\n");
+	return 0;
+}
