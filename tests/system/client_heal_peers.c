@@ -9,10 +9,13 @@
  *    device not in the verified list refused, session resets limited to
  *    one a minute per device (the resends still go, and bob opens and
  *    deduplicates them);
- *  - kept messages bounded per device, the oldest given up (reported).
+ *  - kept messages bounded per device, the oldest given up (reported);
+ *  - a one-time prekey a receive used is not brought back by a sealer
+ *    reset while that receive commits.
  * The counters of iris_client_stats() are checked exactly.
  */
 #include <stddef.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -166,21 +169,123 @@ bounds(struct ht_dev *bob)
 	    "given-up callbacks: %d", bob->given_up);
 }
 
+struct commit_wait {
+	int	 n;
+	int	 rc;
+};
+
+static void
+one_done(struct iris_client *c, int rc, void *arg)
+{
+	struct commit_wait *w = arg;
+
+	(void)c;
+	if (rc != IRIS_OK)
+		w->rc = rc;
+	w->n++;
+}
+
+static int
+two_done(void *arg)
+{
+	return ((struct commit_wait *)arg)->n == 2;
+}
+
+/* Whether the committed keys of d hold one-time prekey id. */
+static int
+stored_opk(struct ht_dev *d, uint32_t id)
+{
+	struct e2s_keys *k = calloc(1, sizeof(*k));
+	struct iris_buf b;
+	size_t i;
+	int found = -1;
+
+	iris__buf_init(&b, 0);
+	if (k != NULL && iris__seal_state_get(d->c, "keys", 4, &b) ==
+	    IRIS_OK && iris__e2s_keys_decode(k, b.p, b.len) == IRIS_OK)
+		for (found = 0, i = 0; i < k->n; i++)
+			found |= k->opks[i].id == id;
+	iris__buf_free(&b);
+	free(k);
+	return found;
+}
+
+/*
+ * The one-time prekey a receive used must not come back when the sealer
+ * is reset while that receive's commit is still out: bob opens frank's
+ * prekey envelope into t1, is reset (his keys reloaded from the store,
+ * which still has the prekey), then writes his keys into t2; t1 and t2
+ * commit in turn. The prekey must be in neither his keys nor the store.
+ */
+static void
+spent_prekey(struct ht_dev *frank, struct ht_dev *bob)
+{
+	struct iris_e2ee_prekey_info pi;
+	struct iris_e2ee_keypair kp;
+	struct commit_wait w = { 0, IRIS_OK };
+	struct iris__content in, out;
+	struct iris_cs_txn *t, *t1, *t2;
+	struct iris_buf env, keep;
+	struct e2s *s = ht_sealer(bob);
+	int rc;
+
+	HT_EXPECT(iris__e2s_fetch(ht_sealer(frank), "bob") == IRIS_OK &&
+	    run_until(ht_base, ht_fetched, ht_sealer(frank), T), "fetch");
+	memset(&in, 0, sizeof(in));
+	in.kind = IRIS__CONTENT_MESSAGE;
+	in.recipient = "bob";
+	in.body = (const uint8_t *)"p";
+	in.len = 1;
+	iris__buf_init(&env, 0);
+	iris__buf_init(&keep, 0);
+	t = iris__client_txn(frank->c, NULL, NULL);
+	rc = frank->c->seal->seal(frank->c->sealer, t, "bob", 1, &in, &env);
+	iris__client_txn_drop(t);
+	frank->c->seal->reset(frank->c->sealer);
+	HT_EXPECT(rc == IRIS_OK && iris__e2ee_prekey_info(env.p, env.len,
+	    &pi) == IRIS_OK && pi.opk_id != IRIS_E2EE_OPK_NONE,
+	    "a prekey envelope with a one-time prekey: %d", rc);
+	HT_EXPECT(stored_opk(bob, pi.opk_id) == 1, "bob's store lacks it");
+	t1 = iris__client_txn(bob->c, one_done, &w);
+	rc = bob->c->seal->open(bob->c->sealer, t1, "frank", 1, env.p,
+	    env.len, &out, &keep);
+	HT_EXPECT(rc == IRIS_OK, "open: %d", rc);
+	bob->c->seal->reset(bob->c->sealer);
+	HT_EXPECT(iris__e2s_keys_load(s) == IRIS_OK &&
+	    iris__e2s_opk_find(s, pi.opk_id, &kp) == IRIS_ENOTFOUND,
+	    "the used prekey is back after a reset");
+	t2 = iris__client_txn(bob->c, one_done, &w);
+	HT_EXPECT(iris__e2s_keys_put(s, t2) == IRIS_OK, "keys put");
+	HT_EXPECT(iris__client_submit(bob->c, t1) == IRIS_OK &&
+	    iris__client_submit(bob->c, t2) == IRIS_OK, "submit");
+	HT_EXPECT(run_until(ht_base, two_done, &w, T) && w.rc == IRIS_OK,
+	    "commits: %d", w.rc);
+	HT_EXPECT(stored_opk(bob, pi.opk_id) == 0, "the used prekey is "
+	    "stored again");
+	bob->c->seal->reset(bob->c->sealer);
+	iris__buf_free(&env);
+	iris__buf_free(&keep);
+}
+
 int
 main(void)
 {
-	struct ht_dev alice, bob, dave, erin;
+	struct ht_dev alice, bob, dave, erin, frank;
 
 	memset(&alice, 0, sizeof(alice));
 	memset(&bob, 0, sizeof(bob));
 	memset(&dave, 0, sizeof(dave));
 	memset(&erin, 0, sizeof(erin));
+	memset(&frank, 0, sizeof(frank));
 	(void)ht_start("client_heal_peers");
 	ht_dev_up(&alice, "alice", 1);
 	ht_dev_up(&bob, "bob", 1);
 	ht_converse(&alice, &bob, "P0");
 	hostile(&alice, &bob);
 	bounds(&bob);
+	ht_dev_up(&frank, "frank", 1);
+	spent_prekey(&frank, &bob);
+	ht_dev_down(&frank);
 	ht_dev_up(&dave, "dave", 1);
 	ht_dev_up(&erin, "erin", 1);
 	simultaneous(&dave, &erin);
@@ -191,6 +296,7 @@ main(void)
 	if (ht_finish() != 0)
 		return 1;
 	printf("client_heal_peers: simultaneous start converges; unknown, "
-	    "unlisted and too frequent retry requests; kept bounded: ok\n");
+	    "unlisted and too frequent retry requests; kept bounded; spent prekey "
+	    "stays spent: ok\n");
 	return 0;
 }
