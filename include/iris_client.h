@@ -165,7 +165,9 @@ typedef void (*iris_client_presence_cb)(struct iris_client *c,
     const char *user, int online, uint64_t last_seen_ms, int hidden,
     void *arg);
 /* Trouble that no request reports, such as a message that could not be
- * opened (error IRIS_EPROTO) or a gap in the inbox (IRIS_ESTALE). */
+ * opened and cannot be asked for again (error IRIS_EPROTO; others are
+ * kept and healed: iris_client_stats(3)) or a gap in the inbox
+ * (IRIS_ESTALE). */
 typedef void (*iris_client_error_cb)(struct iris_client *c, int error,
     const char *detail, void *arg);
 

@@ -264,7 +264,9 @@ transmit(struct iris_client *c, struct ob_entry *e)
 	}
 	m.f.which_body = iris_v1_Frame_send_tag;
 	memcpy(m.f.body.send.client_msg_id, e->cmid, 16);
-	m.f.body.send.class = iris_v1_MsgClass_CLASS_MESSAGE;
+	/* Retry requests are control messages (iris-protocol(7)). */
+	m.f.body.send.class = e->kind == IRIS__CONTENT_RETRY ?
+	    iris_v1_MsgClass_CLASS_CONTROL : iris_v1_MsgClass_CLASS_MESSAGE;
 	m.envs = envs;
 	m.nenvs = n;
 	if ((q = iris__conn_req(c, RQ_SEND, &m)) == NULL) {
