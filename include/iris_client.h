@@ -287,6 +287,7 @@ struct iris_client_stats {
 	uint64_t	 resends;		/* sends made again */
 	uint64_t	 sessions_reset;	/* sessions forgotten */
 	uint64_t	 resets_limited;	/* resets refused: too soon */
+	uint64_t	 resends_limited;	/* resends refused: too many */
 	uint64_t	 messages_kept;		/* kept to heal */
 	uint64_t	 messages_healed;	/* kept, then delivered */
 	uint64_t	 messages_given_up;	/* kept, never healed */

@@ -101,6 +101,12 @@ peer(struct heal *h, const char *user, uint32_t device)
 	return old;
 }
 
+struct heal_peer *
+iris__heal_peer(struct iris_client *c, const char *user, uint32_t device)
+{
+	return peer(c->heal, user, device);
+}
+
 void
 iris__heal_opened(struct iris_client *c, const char *user, uint32_t device)
 {

@@ -16,7 +16,8 @@
  * device list (or of our own) for one of them makes the client forget
  * its session with that device (at most once a minute per device), and
  * send the content again over a fresh one, naming the original client
- * msg id, so that the receiver deduplicates.
+ * msg id, so that the receiver deduplicates; at most HEAL_RESENDS_MIN
+ * resends a minute go to one device (it keeps at most HEAL_KEEP_DEV).
  *
  * Records (client state, lib/client/seal.c), names starting with 'h':
  *  "hr" | cmid[16]: a send: u8 version (1) | u64 sent ms (realtime) |
@@ -46,6 +47,7 @@ struct iris_cs_txn;
 #define HEAL_CHUNK		64
 #define HEAL_STREAK		3
 #define HEAL_RESET_MS		(60ULL * 1000)
+#define HEAL_RESENDS_MIN	64	/* resends a minute per device */
 #define HEAL_ASKS		3	/* retry requests per kept message */
 #define HEAL_REASK_MS		(2ULL * 60 * 1000)	/* before asking again */
 #define HEAL_PEERS		64	/* devices tracked in memory */
@@ -65,6 +67,8 @@ struct heal_peer {
 	uint32_t	 device;
 	unsigned	 streak;
 	uint64_t	 reset_ms;	/* monotonic; 0: never */
+	uint64_t	 win_ms;	/* resends to it since then */
+	unsigned	 win_n;
 	uint64_t	 used;
 };
 
@@ -95,6 +99,9 @@ void	 iris__heal_reset(struct iris_client *c);
 /* A decrypt failure of cause rc, counted. */
 int	 iris__heal_cause(int rc);
 void	 iris__heal_count(struct iris_client *c, int rc);
+/* What is tracked of (user, device), made when it is not. */
+struct heal_peer *iris__heal_peer(struct iris_client *c, const char *user,
+	    uint32_t device);
 /* A message from (user, device) opened: its streak ends. */
 void	 iris__heal_opened(struct iris_client *c, const char *user,
 	    uint32_t device);

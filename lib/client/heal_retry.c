@@ -6,7 +6,8 @@
  * did not open | u32 the device that sent it | u8 cause. It is sealed
  * without a session (seal.h) and goes like any message to every device
  * of that device's user (the server wants the whole set); only the
- * device it names answers.
+ * device it names answers, at most HEAL_RESENDS_MIN times a minute for
+ * one device, resetting the session at most once a minute.
  */
 #include <stdio.h>
 #include <string.h>
@@ -175,24 +176,25 @@ listed(struct iris_client *c, const char *user, uint32_t device)
 
 /* At most one session reset a minute per device. */
 static int
-reset_allowed(struct iris_client *c, const char *user, uint32_t device)
+reset_allowed(struct heal_peer *p, uint64_t now)
 {
-	struct heal *h = c->heal;
-	struct heal_peer *p = NULL;
-	uint64_t now = iris__client_now(c);
-	size_t i;
-
-	for (i = 0; i < HEAL_PEERS; i++)
-		if (h->peers[i].device == device &&
-		    strcmp(h->peers[i].user, user) == 0)
-			p = &h->peers[i];
-	if (p == NULL) {
-		iris__heal_opened(c, user, device);	/* makes it */
-		return reset_allowed(c, user, device);
-	}
 	if (p->reset_ms != 0 && now < p->reset_ms + HEAL_RESET_MS)
 		return 0;
 	p->reset_ms = now != 0 ? now : 1;
+	return 1;
+}
+
+/* At most HEAL_RESENDS_MIN resends a minute to one device. */
+static int
+resend_allowed(struct heal_peer *p, uint64_t now)
+{
+	if (p->win_ms == 0 || now >= p->win_ms + 60 * 1000) {
+		p->win_ms = now != 0 ? now : 1;
+		p->win_n = 0;
+	}
+	if (p->win_n >= HEAL_RESENDS_MIN)
+		return 0;
+	p->win_n++;
 	return 1;
 }
 
@@ -201,6 +203,7 @@ iris__heal_answer(struct iris_client *c, const char *user, uint32_t device,
     const uint8_t *body, size_t len)
 {
 	struct heal *h = c->heal;
+	struct heal_peer *p;
 	struct iris__send_req rq;
 	struct iris_buf rec;
 	struct iris_rd r;
@@ -255,6 +258,12 @@ iris__heal_answer(struct iris_client *c, const char *user, uint32_t device,
 		iris__buf_free(&rec);
 		return IRIS_EDENIED;
 	}
+	p = iris__heal_peer(c, user, device);
+	if (!resend_allowed(p, iris__client_now(c))) {
+		h->st.resends_limited++;
+		iris__buf_free(&rec);
+		return IRIS_ELIMIT;
+	}
 	memset(&rq, 0, sizeof(rq));
 	rq.to = to;
 	rq.kind = IRIS__CONTENT_MESSAGE;
@@ -262,7 +271,7 @@ iris__heal_answer(struct iris_client *c, const char *user, uint32_t device,
 	rq.body = content != NULL ? content : (const uint8_t *)"";
 	rq.len = clen;
 	rq.of = of != NULL ? of : body + 1;
-	if (reset_allowed(c, user, device)) {
+	if (reset_allowed(p, iris__client_now(c))) {
 		rq.forget_user = user;
 		rq.forget_device = device;
 	} else

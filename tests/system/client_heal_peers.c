@@ -89,6 +89,7 @@ hostile(struct ht_dev *alice, struct ht_dev *bob)
 	uint8_t cmid[16], body[22], ids[2][16];
 	struct ht_dev *d = alice;
 	size_t first = bob->r.nmsgs;
+	int i;
 
 	iris_client_stats(alice->c, &a0);
 	randombytes_buf(cmid, sizeof(cmid));
@@ -124,6 +125,18 @@ hostile(struct ht_dev *alice, struct ht_dev *bob)
 	    a0.sessions_reset), (unsigned long long)(st.resets_limited -
 	    a0.resets_limited));
 	HT_EXPECT(run_until(ht_base, opened_n, &w, T), "resends not opened");
+	/* Resends a minute to one device are bounded: 2 went, 62 more do,
+	 * the 63rd ask is refused. */
+	for (i = 0; i < HEAL_RESENDS_MIN - 1; i++)
+		HT_EXPECT(iris__heal_ask(bob->c, alice->user, 1, ids[1], 2) ==
+		    IRIS_OK, "ask %d", i);
+	HT_WAIT_STAT(alice, retries_received, a0.retries_received + 2 +
+	    HEAL_RESENDS_MIN - 1);
+	HT_EXPECT(C(resends) == a0.resends + HEAL_RESENDS_MIN &&
+	    st.resends_limited == a0.resends_limited + 1, "resends %llu, "
+	    "limited %llu", (unsigned long long)(st.resends - a0.resends),
+	    (unsigned long long)(st.resends_limited - a0.resends_limited));
+	HT_EXPECT(run_until(ht_base, ht_outbox_empty, alice, T), "out");
 	ht_converse(alice, bob, "H2");
 	ht_expect_once(bob, first, "H", 2, ids);
 }
