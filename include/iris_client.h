@@ -165,7 +165,9 @@ typedef void (*iris_client_presence_cb)(struct iris_client *c,
     const char *user, int online, uint64_t last_seen_ms, int hidden,
     void *arg);
 /* Trouble that no request reports, such as a message that could not be
- * opened (error IRIS_EPROTO) or a gap in the inbox (IRIS_ESTALE). */
+ * opened and cannot be asked for again (error IRIS_EPROTO; others are
+ * kept and healed: iris_client_stats(3)) or a gap in the inbox
+ * (IRIS_ESTALE). */
 typedef void (*iris_client_error_cb)(struct iris_client *c, int error,
     const char *detail, void *arg);
 
@@ -198,7 +200,8 @@ IRIS_API int	 iris_client_send(struct iris_client *c, const char *to,
 /* Typing indicators: best effort, online only, never stored. */
 IRIS_API int	 iris_client_typing(struct iris_client *c, const char *to,
 		    int typing);
-/* Sends not yet acknowledged by the server (read receipts not counted). */
+/* The embedder's sends not yet acknowledged by the server (not what the
+ * library sends itself: read receipts, retry requests, resends). */
 IRIS_API size_t	 iris_client_outbox(const struct iris_client *c);
 
 /* A received message, borrowed for the duration of the callback. */
@@ -301,6 +304,48 @@ typedef void (*iris_client_read_cb)(struct iris_client *c,
     uint64_t time_ms, void *arg);
 IRIS_API void	 iris_client_set_read_cb(struct iris_client *c,
 		    iris_client_read_cb cb, void *arg);
+
+/*
+ * Self-healing sessions and decrypt failures (iris_client_stats(3)). A
+ * message that does not decrypt is kept, and the device that sent it is
+ * asked to send it again over a fresh session; it is then delivered once,
+ * under its own id. Causes of a failure:
+ */
+#define IRIS_CLIENT_DECRYPT_MALFORMED	1	/* not well formed */
+#define IRIS_CLIENT_DECRYPT_NOT_AUTHENTIC 2	/* no session, bad MAC */
+#define IRIS_CLIENT_DECRYPT_REPLAY	3	/* a key used already */
+#define IRIS_CLIENT_DECRYPT_TOO_FAR	4	/* too far ahead */
+#define IRIS_CLIENT_DECRYPT_FRAMING	5	/* unknown framing */
+#define IRIS_CLIENT_DECRYPT_CAUSES	6
+
+struct iris_client_stats {
+	/* Messages that did not decrypt, by cause (index as above; 0 is
+	 * any other cause, such as running out of memory). */
+	uint64_t	 decrypt_failed[IRIS_CLIENT_DECRYPT_CAUSES];
+	uint64_t	 retries_sent;		/* retry requests queued */
+	uint64_t	 retries_received;	/* ... naming this device */
+	uint64_t	 retries_refused;	/* from a device not listed */
+	uint64_t	 retries_unknown;	/* for a send not remembered */
+	uint64_t	 resends;		/* sends made again */
+	uint64_t	 sessions_reset;	/* sessions forgotten */
+	uint64_t	 resets_limited;	/* resets refused: too soon */
+	uint64_t	 resends_limited;	/* resends refused: too many */
+	uint64_t	 messages_kept;		/* kept to heal */
+	uint64_t	 messages_healed;	/* kept, then delivered */
+	uint64_t	 messages_given_up;	/* kept, never healed */
+};
+
+IRIS_API int	 iris_client_stats(const struct iris_client *c,
+		    struct iris_client_stats *st);
+/*
+ * Called on the loop once when a message from device of user does not
+ * decrypt (healed 0, cause one of the above), and once more when it is
+ * healed (1) or given up (-1).
+ */
+typedef void (*iris_client_decrypt_cb)(struct iris_client *c,
+    const char *user, uint32_t device, int cause, int healed, void *arg);
+IRIS_API void	 iris_client_set_decrypt_cb(struct iris_client *c,
+		    iris_client_decrypt_cb cb, void *arg);
 
 #ifdef __cplusplus
 }

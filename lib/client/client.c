@@ -15,6 +15,7 @@
 
 #include "iris.h"
 #include "client/client.h"
+#include "client/heal.h"
 #include "client/seal_e2ee.h"
 #include "net/conn.h"
 #include "util/alloc.h"
@@ -271,6 +272,8 @@ setup(struct iris_client *c, const struct iris_client_config *cfg)
 	if ((rc = iris__client_sealer->create(&c->sealer, c)) != IRIS_OK)
 		return rc;
 	c->seal = iris__client_sealer;
+	if ((rc = iris__heal_new(c)) != IRIS_OK)
+		return rc;
 	if ((rc = iris__auth_load(c)) != IRIS_OK)
 		return rc;
 	return iris__outbox_load(c);
@@ -312,6 +315,7 @@ static void
 final_free(struct iris_client *c)
 {
 	iris__cs_unref(c->cs);
+	iris__heal_free(c);
 	iris__free(c->cfg.ca_path);
 	sodium_memzero(c, sizeof(*c));
 	iris__free(c);
@@ -393,8 +397,9 @@ iris_client_identity(const struct iris_client *c, uint8_t key[32])
 	return IRIS_OK;
 }
 
-/* Messages only: read receipts report to nobody, so an embedder waiting
- * for this to reach 0 would have no event to look again on. */
+/* The embedder's sends only: what the library sends itself reports to
+ * nobody, so an embedder waiting for this to reach 0 would have no event
+ * to look again on. */
 size_t
 iris_client_outbox(const struct iris_client *c)
 {
@@ -402,7 +407,7 @@ iris_client_outbox(const struct iris_client *c)
 	size_t n = 0;
 
 	for (e = c != NULL ? c->ob_head : NULL; e != NULL; e = e->next)
-		n += e->kind == IRIS__CONTENT_MESSAGE;
+		n += !OB_QUIET(e);
 	return n;
 }
 
@@ -423,3 +428,44 @@ SETTER(receipt, iris_client_receipt_cb, on_receipt)
 SETTER(typing, iris_client_typing_cb, on_typing)
 SETTER(presence, iris_client_presence_cb, on_presence)
 SETTER(error, iris_client_error_cb, on_error)
+
+/* The received message the message callback borrows. */
+const uint8_t *
+iris_client_msg_id(const struct iris_client_msg *m)
+{
+	return m->id;
+}
+
+const char *
+iris_client_msg_sender(const struct iris_client_msg *m, uint32_t *device)
+{
+	if (device != NULL)
+		*device = m->sender_device;
+	return m->sender;
+}
+
+const char *
+iris_client_msg_recipient(const struct iris_client_msg *m)
+{
+	return m->recipient;
+}
+
+uint32_t
+iris_client_msg_type(const struct iris_client_msg *m)
+{
+	return m->type;
+}
+
+const void *
+iris_client_msg_body(const struct iris_client_msg *m, size_t *len)
+{
+	if (len != NULL)
+		*len = m->len;
+	return m->body;
+}
+
+uint64_t
+iris_client_msg_time(const struct iris_client_msg *m)
+{
+	return m->time;
+}

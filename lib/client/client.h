@@ -123,12 +123,30 @@ struct ob_entry {
 	uint64_t		 rid;		/* current request */
 	unsigned		 stale;		/* stale-device refusals */
 	int			 reseal;	/* lists changed in flight */
-	int			 kind;		/* IRIS__CONTENT_MESSAGE, _READ */
+	/* What it carries (seal.h); a send the library made itself (a
+	 * retry request, a read receipt, a resend of "of") reports no
+	 * sent events. */
+	int			 kind;
+	int			 has_of;
+	uint8_t			 of[16];
 };
+#define OB_QUIET(e)	((e)->kind != IRIS__CONTENT_MESSAGE || (e)->has_of)
 
 struct rx_item;
 struct rx_held;
 struct read_stage;
+
+/* A received message, as the message callback borrows it (recv.c). */
+struct iris_client_msg {
+	const uint8_t		*id;
+	const char		*sender;
+	uint32_t		 sender_device;
+	const char		*recipient;
+	uint32_t		 type;
+	const uint8_t		*body;
+	size_t			 len;
+	uint64_t		 time;
+};
 
 struct iris_client {
 	struct event_base	*base;
@@ -282,6 +300,9 @@ struct iris_client {
 	char			(*subs)[IRIS_USER_MAX + 1];
 	size_t			 nsubs;
 
+	/* Self-healing sessions (heal.h). */
+	struct heal		*heal;
+
 	/* Clock (monotonic ms) for backoff and retry-after; tests inject. */
 	uint64_t		(*now_ms)(void *arg);
 	void			*now_arg;
@@ -392,7 +413,8 @@ int	 iris__devlist_put_own(struct iris_client *c, uint32_t add,
 	    void *arg);
 
 /* outbox.c, send.c */
-#define IRIS__OB_META_VERSION	2	/* 1: without the kind */
+#define IRIS__OB_META_VERSION	1
+#define IRIS__OB_META_V2	2	/* with kind and of */
 #define IRIS__OB_SEALED_VERSION	1
 struct ob_entry *iris__outbox_append(struct iris_client *c, uint64_t seq);
 void	 iris__outbox_unlink(struct iris_client *c, struct ob_entry *e);
@@ -404,9 +426,6 @@ int	 iris__outbox_seal(struct iris_client *c, struct iris_cs_txn *t,
 	    struct iris_buf *out);
 void	 iris__outbox_sent_event(struct iris_client *c, const uint8_t id[16],
 	    int status);
-/* A new send of content kind into the outbox (id gets its UUIDv7). */
-int	 iris__outbox_queue(struct iris_client *c, const char *to, int kind,
-	    uint32_t type, const void *body, size_t len, uint8_t id[16]);
 void	 iris__typing_answer(struct iris_client *c, struct creq *r,
 	    struct iris_wire_msg *m);
 int	 iris__outbox_load(struct iris_client *c);
@@ -485,5 +504,10 @@ void	 iris__social_online(struct iris_client *c);
  * test process can die there (tests/system/client_crash.c). */
 enum { IRIS__HOOK_AFTER_CALLBACK = 1, IRIS__HOOK_AFTER_COMMIT };
 extern void (*iris__client_test_hook)(int point);
+/* Test hook: sees each envelope a durable send seals (send.c), so that a
+ * test can damage one on its way (tests/system/client_heal.c). */
+extern void (*iris__client_seal_hook)(struct iris_client *c,
+	    const char *user, uint32_t device, const struct iris__content *in,
+	    struct iris_buf *env);
 
 #endif /* IRIS_CLIENT_CLIENT_H */

@@ -19,6 +19,7 @@
 
 #include "iris.h"
 #include "client/client.h"
+#include "client/heal.h"
 #include "net/conn.h"
 #include "util/alloc.h"
 
@@ -425,6 +426,7 @@ iris__conn_online(struct iris_client *c)
 	iris__conn_ping_start(c);
 	iris__devlist_online(c);
 	iris__keys_online(c);
+	iris__heal_online(c);
 	iris__recv_online(c);
 	iris__social_online(c);
 	iris__outbox_kick(c);

@@ -84,15 +84,21 @@ load_one(uint64_t seq, const uint8_t *meta, size_t len, int sealed,
 	if ((e = iris__outbox_append(c, seq)) == NULL)
 		return IRIS_ENOMEM;
 	iris__rd_init(&r, meta, len);
-	if ((version = iris__rd_u8(&r)) != 1 &&
-	    version != IRIS__OB_META_VERSION)
+	version = iris__rd_u8(&r);
+	if (version != IRIS__OB_META_VERSION && version != IRIS__OB_META_V2)
 		return IRIS_ECORRUPT;
 	iris__rd_copy(&r, e->cmid, 16);
 	iris__rd_str8(&r, e->to, sizeof(e->to));
 	e->type = iris__rd_u32(&r);
-	e->kind = version == 1 ? IRIS__CONTENT_MESSAGE : iris__rd_u8(&r);
+	e->kind = IRIS__CONTENT_MESSAGE;
+	if (version == IRIS__OB_META_V2) {
+		e->kind = iris__rd_u8(&r);
+		if ((e->has_of = iris__rd_u8(&r)) != 0)
+			iris__rd_copy(&r, e->of, 16);
+	}
 	if (iris__rd_done(&r) != IRIS_OK || (e->kind !=
-	    IRIS__CONTENT_MESSAGE && e->kind != IRIS__CONTENT_READ))
+	    IRIS__CONTENT_MESSAGE && e->kind != IRIS__CONTENT_RETRY &&
+	    e->kind != IRIS__CONTENT_READ))
 		return IRIS_ECORRUPT;
 	e->state = sealed ? OB_READY : OB_QUEUED;
 	if (seq >= c->next_seq)
@@ -148,7 +154,7 @@ give_up(struct iris_client *c, struct ob_entry *e, int status)
 		    iris__client_submit(c, t) != IRIS_OK)
 			iris__client_txn_drop(t);
 	}
-	if (e->kind == IRIS__CONTENT_MESSAGE)
+	if (!OB_QUIET(e))
 		iris__outbox_sent_event(c, e->cmid, status);
 	iris__outbox_unlink(c, e);
 }
@@ -259,9 +265,11 @@ transmit(struct iris_client *c, struct ob_entry *e)
 	}
 	m.f.which_body = iris_v1_Frame_send_tag;
 	memcpy(m.f.body.send.client_msg_id, e->cmid, 16);
-	/* Read receipts are a class of their own: the server makes no
-	 * delivery receipts for them. */
-	m.f.body.send.class = e->kind == IRIS__CONTENT_READ ?
+	/* Retry requests are control messages (iris-protocol(7)); read
+	 * receipts a class of their own, for which the server makes no
+	 * delivery receipts. */
+	m.f.body.send.class = e->kind == IRIS__CONTENT_RETRY ?
+	    iris_v1_MsgClass_CLASS_CONTROL : e->kind == IRIS__CONTENT_READ ?
 	    iris_v1_MsgClass_CLASS_RECEIPT : iris_v1_MsgClass_CLASS_MESSAGE;
 	m.envs = envs;
 	m.nenvs = n;
@@ -349,8 +357,8 @@ arm(struct iris_client *c, uint64_t ms)
 
 struct acked_ctx {
 	uint8_t		 cmid[16];
+	int		 quiet;
 	uint64_t	 msg_id;
-	int		 kind;
 	struct acked_ctx *next;		/* c->ob_acking */
 };
 
@@ -381,7 +389,7 @@ acked_done(struct iris_client *c, int rc, void *arg)
 		}
 	/* Even if the removal did not commit: the server has it, and a
 	 * resend after a restart only gets the same ack again. */
-	if (!iris__client_tearing(c) && x->kind == IRIS__CONTENT_MESSAGE)
+	if (!iris__client_tearing(c) && !x->quiet)
 		iris__outbox_sent_event(c, x->cmid, IRIS_CLIENT_ACKED);
 	iris__free(x);
 }
@@ -398,24 +406,26 @@ on_acked(struct iris_client *c, struct ob_entry *e, const iris_v1_SendAck *a)
 		t = iris__client_txn(c, acked_done, x);
 	if (t == NULL) {
 		iris__free(x);
-		if (e->kind == IRIS__CONTENT_MESSAGE)
+		if (!OB_QUIET(e))
 			iris__outbox_sent_event(c, e->cmid,
 			    IRIS_CLIENT_ACKED);
 		iris__outbox_unlink(c, e);
 		return;
 	}
-	memcpy(x->cmid, e->cmid, 16);
-	x->msg_id = a->msg_id;
-	x->kind = e->kind;
-	/* The server's msg id names it in delivery receipts. */
-	iris__buf_put(&rec, e->cmid, 16);
+	memcpy(x->cmid, e->has_of ? e->of : e->cmid, 16);
+	x->msg_id = e->kind == IRIS__CONTENT_MESSAGE ? a->msg_id : 0;
+	x->quiet = OB_QUIET(e);
+	/* The server's msg id names it in delivery receipts (a resend by
+	 * the id of what it repeats; a retry request not at all). */
+	iris__buf_put(&rec, e->has_of ? e->of : e->cmid, 16);
 	iris__buf_str8(&rec, e->to, strlen(e->to));
 	if (iris__cs_op_outbox_del(t, c->acct, e->seq) != IRIS_OK ||
-	    iris__cs_op_sent(t, c->acct, a->msg_id, rec.p, rec.len) !=
-	    IRIS_OK || iris__client_submit(c, t) != IRIS_OK) {
+	    (e->kind == IRIS__CONTENT_MESSAGE && iris__cs_op_sent(t, c->acct,
+	    a->msg_id, rec.p, rec.len) != IRIS_OK) ||
+	    iris__client_submit(c, t) != IRIS_OK) {
 		iris__client_txn_drop(t);
 		iris__free(x);
-		if (e->kind == IRIS__CONTENT_MESSAGE)
+		if (!OB_QUIET(e))
 			iris__outbox_sent_event(c, e->cmid,
 			    IRIS_CLIENT_ACKED);
 	} else {

@@ -25,6 +25,7 @@
 
 #include "iris.h"
 #include "client/client.h"
+#include "client/heal.h"
 #include "util/alloc.h"
 #include "util/clock.h"
 
@@ -94,6 +95,7 @@ struct read_stage {
 static void
 flush_one(struct iris_client *c, struct read_stage *s)
 {
+	struct iris__send_req rq;
 	struct iris_buf body;
 	uint8_t cmid[16];
 	size_t i;
@@ -107,8 +109,12 @@ flush_one(struct iris_client *c, struct read_stage *s)
 	iris__buf_u8(&body, (uint8_t)s->n);
 	for (i = 0; i < s->n; i++)
 		iris__buf_put(&body, s->ids[i], 16);
-	rc = body.err != 0 ? body.err : iris__outbox_queue(c, s->to,
-	    IRIS__CONTENT_READ, 0, body.p, body.len, cmid);
+	memset(&rq, 0, sizeof(rq));
+	rq.to = s->to;
+	rq.kind = IRIS__CONTENT_READ;
+	rq.body = body.p;
+	rq.len = body.len;
+	rc = body.err != 0 ? body.err : iris__send_internal(c, &rq, cmid);
 	iris__buf_free(&body);
 	if (rc != IRIS_OK)
 		iris__client_error_event(c, rc, "a read receipt for %zu "

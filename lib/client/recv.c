@@ -21,21 +21,13 @@
 
 #include "iris.h"
 #include "client/client.h"
+#include "client/heal.h"
 #include "net/conn.h"
 #include "util/alloc.h"
 
-enum { RX_MSG, RX_RECEIPT, RX_DUP, RX_BAD, RX_TYPING, RX_READ };
+enum { RX_MSG, RX_RECEIPT, RX_DUP, RX_BAD, RX_TYPING, RX_KEPT, RX_RETRY,
+    RX_READ };
 
-struct iris_client_msg {
-	const uint8_t		*id;
-	const char		*sender;
-	uint32_t		 sender_device;
-	const char		*recipient;
-	uint32_t		 type;
-	const uint8_t		*body;
-	size_t			 len;
-	uint64_t		 time;
-};
 
 struct rx_item {
 	struct cev		 ev;		/* first */
@@ -58,6 +50,11 @@ struct rx_item {
 	int			 in_pipe;	/* counted in rx_n */
 	int			 fired;		/* its event ran */
 	int			 committing;
+	/* Healing (heal.h): a retry request to make once committed; a
+	 * kept message this one heals, and the cause it had failed with. */
+	int			 ask;
+	int			 healed;
+	int			 cause;
 	/* Receipts: who got which of our messages. */
 	char			 rcpt_user[IRIS_USER_MAX + 1];
 	uint32_t		 rcpt_device;
@@ -100,38 +97,6 @@ pipe_remove(struct iris_client *c, struct rx_item *it)
 		}
 }
 
-void
-iris__recv_flow(struct iris_client *c)
-{
-	size_t n = c->rx_n + c->hold_n, bytes = c->rx_bytes + c->hold_bytes;
-	int pause = n >= IRIS_CLIENT_RX_WINDOW ||
-	    bytes >= IRIS_CLIENT_RX_BYTES;
-
-	if (c->nc != NULL && pause != c->paused) {
-		c->paused = pause;
-		c->rx_pauses += (uint64_t)pause;
-		iris__netconn_pause(c->nc, pause);
-	}
-	if (c->sync_more && !c->syncing &&
-	    n < IRIS_CLIENT_RX_WINDOW / 2 && bytes < IRIS_CLIENT_RX_BYTES / 2)
-		iris__recv_ask_page(c);
-}
-
-/* The durable cursor, as the store has it now. */
-void
-iris__recv_reload_cursor(struct iris_client *c)
-{
-	struct iris_buf b;
-	int64_t id;
-	uint64_t cursor;
-
-	iris__buf_init(&b, 0);
-	if (iris__cs_account_get(c->cs, c->acct_tag, &id, &cursor, &b) ==
-	    IRIS_OK)
-		c->rx_cursor = cursor;
-	iris__buf_free(&b);
-}
-
 /* Something went wrong with the pipeline: start again from the cursor. */
 static void
 pipe_reset(struct iris_client *c, int err, const char *why)
@@ -153,6 +118,7 @@ pipe_reset(struct iris_client *c, int err, const char *why)
 		iris__recv_reload_cursor(c);
 	c->rx_last = c->rx_cursor;
 	c->seal->reset(c->sealer);
+	iris__heal_reset(c);
 	iris__conn_drop(c, err, why);
 }
 
@@ -186,6 +152,13 @@ committed(struct iris_client *c, int rc, void *arg)
 	}
 	if (seq > c->rx_cursor)
 		c->rx_cursor = seq;
+	/* What healing does once the receive is durable. */
+	if (it->kind == RX_KEPT && it->ask)
+		(void)iris__heal_ask(c, it->sender, it->sender_device,
+		    it->cmid, it->cause);
+	else if (it->kind == RX_RETRY)
+		(void)iris__heal_answer(c, it->sender, it->sender_device,
+		    it->content.body, it->content.len);
 	pipe_remove(c, it);
 	it->in_pipe = 0;
 	it->txn = NULL;		/* consumed by the commit */
@@ -244,6 +217,15 @@ ev_fire(struct iris_client *c, struct cev *e)
 		m.time = it->time;
 		if (c->on_message != NULL)
 			c->on_message(c, &m, c->on_message_arg);
+		if (c->dead)
+			return;
+		if (it->healed)
+			iris__heal_report(c, it->sender, it->sender_device,
+			    it->cause, 1);
+		break;
+	case RX_KEPT:
+		iris__heal_report(c, it->sender, it->sender_device, it->cause,
+		    0);
 		break;
 	case RX_RECEIPT:
 		if (it->rcpt_known && c->on_receipt != NULL)
@@ -319,6 +301,41 @@ seen(struct iris_client *c, const struct rx_item *it)
 	return iris__cs_received_has(c->cs, c->acct, it->tag) == IRIS_OK;
 }
 
+/* A resend (heal.h): delivered and deduplicated under the id of what it
+ * repeats; the kept copy, if any, goes with its commit. */
+static void
+resent(struct iris_client *c, struct rx_item *it)
+{
+	memcpy(it->cmid, it->content.of, 16);
+	make_tag(c, it);
+	if (seen(c, it)) {
+		it->kind = RX_DUP;	/* its state still commits */
+		return;
+	}
+	it->healed = iris__heal_take(c, it->txn, it->sender,
+	    it->sender_device, it->cmid, &it->cause);
+}
+
+/* Did not open: kept, to be asked for again, when that may help. */
+static void
+not_opened(struct iris_client *c, struct rx_item *it, int rc)
+{
+	int heal = iris__heal_on(c) && it->content.kind == 0;
+
+	iris__heal_count(c, rc);
+	iris__log(&c->log, IRIS_LOG_NOTICE, "client %s: a message "
+	    "from %s/%u does not open: %s%s", c->user, it->sender,
+	    it->sender_device, iris_strerror(rc), heal ? " (kept)" : "");
+	it->kind = RX_BAD;
+	it->error = rc;
+	if (heal && iris__heal_keep(c, it->txn, it->sender,
+	    it->sender_device, it->cmid, it->env, it->envlen, rc,
+	    &it->ask) == IRIS_OK) {
+		it->kind = RX_KEPT;
+		it->cause = iris__heal_cause(rc);
+	}
+}
+
 /* Opens the envelope of a message into it (state into it->txn). */
 static void
 open_message(struct iris_client *c, struct rx_item *it,
@@ -335,19 +352,20 @@ open_message(struct iris_client *c, struct rx_item *it,
 	c->rx_bytes += env->len;
 	rc = c->seal->open(c->sealer, it->txn, it->sender, it->sender_device,
 	    it->env, it->envlen, &it->content, &it->keep);
-	if (rc != IRIS_OK) {
-		/* Reported, and recorded as handled: a sealer that can heal
-		 * keeps what it needs in the transaction. */
-		iris__log(&c->log, IRIS_LOG_NOTICE, "client %s: a message "
-		    "from %s/%u does not open: %s", c->user, it->sender,
-		    it->sender_device, iris_strerror(rc));
-		it->kind = RX_BAD;
-		it->error = rc;
-	} else if (it->content.kind == IRIS__CONTENT_READ)
+	if (rc != IRIS_OK)
+		not_opened(c, it, rc);
+	else if (it->content.kind == IRIS__CONTENT_RETRY &&
+	    iris__heal_on(c))
+		it->kind = RX_RETRY;
+	else if (it->content.kind == IRIS__CONTENT_READ)
 		it->kind = RX_READ;
 	else if (it->content.kind != IRIS__CONTENT_MESSAGE) {
 		it->kind = RX_BAD;
 		it->error = IRIS_EPROTO;
+	} else {
+		iris__heal_opened(c, it->sender, it->sender_device);
+		if (it->content.of != NULL)
+			resent(c, it);
 	}
 }
 
@@ -490,44 +508,4 @@ iris__recv_free_all(struct iris_client *c)
 	if (c->ev_ack != NULL)
 		event_free(c->ev_ack);
 	c->ev_ack = NULL;
-}
-
-const uint8_t *
-iris_client_msg_id(const struct iris_client_msg *m)
-{
-	return m->id;
-}
-
-const char *
-iris_client_msg_sender(const struct iris_client_msg *m, uint32_t *device)
-{
-	if (device != NULL)
-		*device = m->sender_device;
-	return m->sender;
-}
-
-const char *
-iris_client_msg_recipient(const struct iris_client_msg *m)
-{
-	return m->recipient;
-}
-
-uint32_t
-iris_client_msg_type(const struct iris_client_msg *m)
-{
-	return m->type;
-}
-
-const void *
-iris_client_msg_body(const struct iris_client_msg *m, size_t *len)
-{
-	if (len != NULL)
-		*len = m->len;
-	return m->body;
-}
-
-uint64_t
-iris_client_msg_time(const struct iris_client_msg *m)
-{
-	return m->time;
 }

@@ -15,7 +15,9 @@
  *
  * The sealer in use is chosen in lib/client/client.c (setup()).
  * Typing indicators are sealed and opened with a NULL transaction: they
- * are never stored, and nothing may be kept for them.
+ * are never stored, and nothing may be kept for them. Retry requests
+ * (IRIS__CONTENT_RETRY) are durable messages, but a sealer must seal them
+ * without the session they are about (which may be broken).
  *
  * Clients use iris__seal_e2ee (seal_e2ee.h). iris__seal_plain, a
  * versioned plain framing that is NOT end-to-end encrypted, remains only
@@ -37,6 +39,7 @@ struct iris_cs_txn;
 enum {
 	IRIS__CONTENT_MESSAGE = 1,	/* embedder content */
 	IRIS__CONTENT_TYPING = 2,	/* type: 1 typing, 0 stopped */
+	IRIS__CONTENT_RETRY = 3,	/* a retry request (heal_retry.c) */
 	IRIS__CONTENT_READ = 4,		/* read receipts (read.c) */
 };
 
@@ -46,6 +49,11 @@ struct iris__content {
 	const char	*recipient;	/* the user the send is addressed to */
 	const uint8_t	*body;
 	size_t		 len;
+	/* A resend: the client msg id of the send it repeats (16 bytes),
+	 * under which the receiver delivers and deduplicates it; NULL for
+	 * anything else. On a failed open(), kind is 0 when asking the
+	 * sender to send again may help, -1 when it cannot. */
+	const uint8_t	*of;
 };
 
 struct iris__sealer_ops {
@@ -74,6 +82,14 @@ struct iris__sealer_ops {
 		    uint32_t device, const uint8_t *env, size_t len,
 		    struct iris__content *out, struct iris_buf *keep);
 	void	(*reset)(void *self);
+	/*
+	 * Forgets the session with device of user (written into txn), and
+	 * any key bundle of it fetched before, so that the next seal()
+	 * starts a fresh one on a bundle fetched again. NULL for a sealer
+	 * without sessions: the client then does not heal (heal.c).
+	 */
+	int	(*forget)(void *self, struct iris_cs_txn *txn, const char *user,
+		    uint32_t device);
 };
 
 extern const struct iris__sealer_ops iris__seal_plain;

@@ -13,7 +13,8 @@
  * Inside the ciphertext (padded by lib/e2ee): u8 version (1) | u8 kind |
  * u32 type | u8 len | sender user | u32 sender device | u8 len | the
  * send's recipient user | u8 len | device's user | u32 device |
- * u32 len | body; the receiver checks every id.
+ * u32 len | body; the receiver checks every id. A resend (heal_retry.c)
+ * is version 2, the same followed by the client msg id it repeats[16].
  *
  * Typing indicators carry no state (a NULL transaction): they are sealed
  * under a key both identities derive without a session, HKDF over the
@@ -21,7 +22,10 @@
  * recipient's signed device list), bound to both ids and the direction:
  * u8 0x03 | nonce[24] | XChaCha20-Poly1305(inner). They are end-to-end
  * encrypted and authenticated but have no forward secrecy, and are
- * dropped when the device list is not known.
+ * dropped when the device list is not known. Retry requests are sealed
+ * the same way (they must not depend on the session they are about),
+ * but travel as durable messages, and open only under the identity key
+ * the sender's signed device list names.
  */
 #include <string.h>
 
@@ -33,6 +37,7 @@
 #include "util/alloc.h"
 
 #define INNER_VERSION	1
+#define INNER_RESEND	2
 #define REC_VERSION	1
 #define INNER_MAX	(1 + 1 + 4 + 3 * (1 + IRIS_E2EE_USER_MAX) + 8 + 4)
 #define TYPING_AD	"IRIS-TYPING-v1"
@@ -57,6 +62,8 @@ iris__e2s_get(struct e2s *s, const void *name, size_t nlen,
 
 	if ((e = cached(s, name, nlen)) == NULL)
 		return iris__seal_state_get(s->c, name, nlen, out);
+	if (e->gone)
+		return IRIS_ENOTFOUND;
 	iris__buf_reset(out);
 	iris__buf_put(out, e->data, e->len);
 	return out->err;
@@ -70,11 +77,17 @@ iris__e2s_put(struct e2s *s, struct iris_cs_txn *txn, const void *name,
 	uint8_t *copy;
 	int rc;
 
-	if ((rc = iris__seal_state_put(s->c, txn, name, nlen, data, len)) !=
-	    IRIS_OK)
+	/* data NULL: the record is deleted. */
+	rc = data == NULL ? iris__seal_state_del(s->c, txn, name, nlen) :
+	    iris__seal_state_put(s->c, txn, name, nlen, data, len);
+	if (rc != IRIS_OK)
 		return rc;
-	if ((copy = iris__memdup(data, len)) == NULL)
+	if (data == NULL)
+		len = 0;
+	if ((copy = iris__malloc(len + 1)) == NULL)
 		return IRIS_ENOMEM;
+	if (len > 0)
+		memcpy(copy, data, len);
 	if ((e = cached(s, name, nlen)) == NULL) {
 		if ((e = iris__calloc(1, sizeof(*e))) == NULL ||
 		    (e->name = iris__memdup(name, nlen)) == NULL) {
@@ -92,6 +105,7 @@ iris__e2s_put(struct e2s *s, struct iris_cs_txn *txn, const void *name,
 	}
 	e->data = copy;
 	e->len = len;
+	e->gone = data == NULL;
 	return IRIS_OK;
 }
 
@@ -107,7 +121,7 @@ iris__e2s_cache_clear(struct e2s *s)
 		iris__free(e->name);
 		iris__free(e);
 	}
-	s->nspent = 0;
+	/* s->spent stays: see iris__e2s_opk_spend(). */
 	if (s->keys != NULL && !s->keys_busy) {
 		sodium_free(s->keys);	/* reloaded from the store */
 		s->keys = NULL;
@@ -196,6 +210,18 @@ iris__e2s_rec_put(struct e2s *s, struct iris_cs_txn *txn, const char *user,
 	return rc;
 }
 
+int
+iris__e2s_rec_del(struct e2s *s, struct iris_cs_txn *txn, const char *user,
+    uint32_t device)
+{
+	uint8_t name[2 + IRIS_E2EE_USER_MAX + 4];
+
+	if (strlen(user) > IRIS_E2EE_USER_MAX)
+		return IRIS_EINVAL;
+	return iris__e2s_put(s, txn, name, rec_name(name, user, device),
+	    NULL, 0);
+}
+
 /* Session i's state replaced by st (taken), and made the active one. */
 void
 iris__e2s_rec_promote(struct e2s_rec *r, size_t i, uint8_t *st,
@@ -220,7 +246,7 @@ void
 iris__e2s_inner_encode(struct e2s *s, const char *user, uint32_t device,
     const struct iris__content *in, struct iris_buf *b)
 {
-	iris__buf_u8(b, INNER_VERSION);
+	iris__buf_u8(b, in->of != NULL ? INNER_RESEND : INNER_VERSION);
 	iris__buf_u8(b, (uint8_t)in->kind);
 	iris__buf_u32(b, in->type);
 	iris__buf_str8(b, s->c->user, strlen(s->c->user));
@@ -229,6 +255,8 @@ iris__e2s_inner_encode(struct e2s *s, const char *user, uint32_t device,
 	iris__buf_str8(b, user, strlen(user));
 	iris__buf_u32(b, device);
 	iris__buf_bytes32(b, in->body, in->len);
+	if (in->of != NULL)
+		iris__buf_put(b, in->of, 16);
 }
 
 /* The inner content in p, checked against who sent it and to whom;
@@ -241,6 +269,7 @@ iris__e2s_inner_decode(struct e2s *s, const char *user, uint32_t device,
 	uint32_t from_dev, to_dev;
 	struct iris_rd r;
 	size_t at;
+	int version;
 
 	/* keep: the recipient (NUL-terminated), then the plaintext. */
 	iris__buf_reset(keep);
@@ -254,7 +283,8 @@ iris__e2s_inner_decode(struct e2s *s, const char *user, uint32_t device,
 	rcpt = (char *)keep->p;
 	iris__rd_init(&r, keep->p + at, plain->len);
 	memset(out, 0, sizeof(*out));
-	if (iris__rd_u8(&r) != INNER_VERSION)
+	version = iris__rd_u8(&r);
+	if (version != INNER_VERSION && version != INNER_RESEND)
 		return r.bad ? IRIS_EPROTO : IRIS_EVERSION;
 	out->kind = iris__rd_u8(&r);
 	out->type = iris__rd_u32(&r);
@@ -264,9 +294,13 @@ iris__e2s_inner_decode(struct e2s *s, const char *user, uint32_t device,
 	iris__rd_str8(&r, to, sizeof(to));
 	to_dev = iris__rd_u32(&r);
 	out->body = iris__rd_bytes32(&r, &out->len, IRIS_E2EE_PLAIN_MAX);
+	if (version == INNER_RESEND)
+		out->of = iris__rd_slice(&r, 16);
 	if (iris__rd_done(&r) != IRIS_OK || (out->kind !=
 	    IRIS__CONTENT_MESSAGE && out->kind != IRIS__CONTENT_TYPING &&
+	    out->kind != IRIS__CONTENT_RETRY &&
 	    out->kind != IRIS__CONTENT_READ) ||
+	    (version == INNER_RESEND && out->kind != IRIS__CONTENT_MESSAGE) ||
 	    !iris__wire_userid_ok((const uint8_t *)rcpt, strlen(rcpt)))
 		return IRIS_EPROTO;
 	/* Who the envelope says it is from and for: the ids the server
@@ -311,7 +345,8 @@ typing_key(struct e2s *s, uint8_t key[32], const uint8_t peer_ik[32],
 /* The identity key of a peer device: as its user's signed device list
  * names it, else as a session with it was started with. */
 static int
-peer_key(struct e2s *s, const char *user, uint32_t device, uint8_t ik[32])
+peer_key(struct e2s *s, const char *user, uint32_t device, int listed,
+    uint8_t ik[32])
 {
 	struct devlist *l = iris__devlist_find(s->c, user);
 	struct iris_e2ee_session *ses;
@@ -326,6 +361,8 @@ peer_key(struct e2s *s, const char *user, uint32_t device, uint8_t ik[32])
 		}
 	if (l == NULL)
 		(void)iris__devlist_fetch(s->c, user);
+	if (listed)
+		return IRIS_ENOTFOUND;
 	if ((rc = iris__e2s_rec_load(s, user, device, &r)) != IRIS_OK)
 		return rc;
 	if ((rc = iris__e2ee_session_load(&ses, r.st[0], r.len[0])) ==
@@ -345,7 +382,7 @@ iris__e2s_typing_seal(struct e2s *s, const char *user, uint32_t device,
 	struct iris_buf inner;
 	int rc;
 
-	if (peer_key(s, user, device, ik) != IRIS_OK)
+	if (peer_key(s, user, device, 0, ik) != IRIS_OK)
 		return IRIS_EAGAIN;
 	if ((rc = typing_key(s, key, ik, s->c->user, s->c->device, user,
 	    device)) != IRIS_OK)
@@ -367,9 +404,9 @@ iris__e2s_typing_seal(struct e2s *s, const char *user, uint32_t device,
 }
 
 int
-iris__e2s_typing_open(struct e2s *s, const char *user, uint32_t device,
-    const uint8_t *env, size_t len, struct iris__content *out,
-    struct iris_buf *keep)
+iris__e2s_typing_open(struct e2s *s, struct iris_cs_txn *txn,
+    const char *user, uint32_t device, const uint8_t *env, size_t len,
+    struct iris__content *out, struct iris_buf *keep)
 {
 	struct iris_buf plain;
 	uint8_t key[32], ik[32];
@@ -378,7 +415,9 @@ iris__e2s_typing_open(struct e2s *s, const char *user, uint32_t device,
 
 	if (len < 1 + IRIS_E2EE_NONCE + IRIS_E2EE_TAG)
 		return IRIS_EPROTO;
-	if (peer_key(s, user, device, ik) != IRIS_OK)
+	/* A retry request (durable: a transaction) only from a listed
+	 * device; a typing indicator (none) also from a session's. */
+	if (peer_key(s, user, device, txn != NULL, ik) != IRIS_OK)
 		return IRIS_ENOTFOUND;
 	if ((rc = typing_key(s, key, ik, user, device, s->c->user,
 	    s->c->device)) != IRIS_OK)
@@ -395,7 +434,8 @@ iris__e2s_typing_open(struct e2s *s, const char *user, uint32_t device,
 	if (rc == IRIS_OK) {
 		plain.len = clen - IRIS_E2EE_TAG;
 		rc = iris__e2s_inner_decode(s, user, device, &plain, out, keep);
-		if (rc == IRIS_OK && out->kind != IRIS__CONTENT_TYPING)
+		if (rc == IRIS_OK && (out->kind != (txn != NULL ?
+		    IRIS__CONTENT_RETRY : IRIS__CONTENT_TYPING)))
 			rc = IRIS_EPROTO;
 	}
 	iris__buf_free(&plain);

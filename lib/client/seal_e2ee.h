@@ -70,6 +70,7 @@ struct e2s_cached {
 	size_t			 nlen;
 	uint8_t			*data;
 	size_t			 len;
+	int			 gone;		/* deleted */
 };
 
 /* Decrypt failures by cause. */
@@ -95,17 +96,19 @@ struct e2s {
 	/* Users whose bundles are being fetched. */
 	char		 fetching[E2S_FETCHES_MAX][IRIS_E2EE_USER_MAX + 1];
 	struct e2s_cached	*cache;
-	/* One-time prekeys used by receives not known to be committed:
-	 * left out of every keys record written, kept in keys (a receive
-	 * that is lost must find its prekey again after a restart). */
-	uint32_t		 spent[64];
+	/* One-time prekeys used by receives, maybe not committed yet: out
+	 * of keys, and left out of every keys record written or loaded,
+	 * across reset() too (a receive that is lost finds its prekey
+	 * again after a restart, from the store). */
+	uint32_t		 spent[256];
 	size_t			 nspent;
 	struct e2s_stats	 st;
 };
 
 extern const struct iris__sealer_ops iris__seal_e2ee;
 
-/* seal_e2ee.c: state records through the cache (see seal.h). */
+/* seal_e2ee.c: state records through the cache (see seal.h); data NULL
+ * deletes. */
 int	 iris__e2s_get(struct e2s *s, const void *name, size_t nlen,
 	    struct iris_buf *out);
 int	 iris__e2s_put(struct e2s *s, struct iris_cs_txn *txn,
@@ -125,6 +128,9 @@ int	 iris__e2s_rec_load(struct e2s *s, const char *user, uint32_t device,
 	    struct e2s_rec *r);
 int	 iris__e2s_rec_put(struct e2s *s, struct iris_cs_txn *txn,
 	    const char *user, uint32_t device, const struct e2s_rec *r);
+/* Deletes the session record (seal.h forget()). */
+int	 iris__e2s_rec_del(struct e2s *s, struct iris_cs_txn *txn,
+	    const char *user, uint32_t device);
 /* Session i's state replaced by st (taken) and made the active one; i
  * past the end adds it, the oldest archived one going when full. */
 void	 iris__e2s_rec_promote(struct e2s_rec *r, size_t i, uint8_t *st,
@@ -138,9 +144,10 @@ int	 iris__e2s_inner_decode(struct e2s *s, const char *user,
 int	 iris__e2s_typing_seal(struct e2s *s, const char *user,
 	    uint32_t device, const struct iris__content *in,
 	    struct iris_buf *out);
-int	 iris__e2s_typing_open(struct e2s *s, const char *user,
-	    uint32_t device, const uint8_t *env, size_t len,
-	    struct iris__content *out, struct iris_buf *keep);
+/* Typing (txn NULL) or a retry request (the receive's txn, unused). */
+int	 iris__e2s_typing_open(struct e2s *s, struct iris_cs_txn *txn,
+	    const char *user, uint32_t device, const uint8_t *env,
+	    size_t len, struct iris__content *out, struct iris_buf *keep);
 void	 iris__e2s_local_of(struct e2s *s, struct iris_e2ee_local *me);
 #define E2S_KIND_TYPING		0x03
 

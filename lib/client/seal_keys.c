@@ -114,11 +114,14 @@ iris__e2s_keys_decode(struct e2s_keys *k, const uint8_t *p, size_t len)
 	return IRIS_OK;
 }
 
+static void	opk_drop(struct e2s_keys *k, uint32_t id);
+
 int
 iris__e2s_keys_load(struct e2s *s)
 {
 	struct iris_buf b;
 	struct e2s_keys *k;
+	size_t i;
 	int rc;
 
 	if (s->keys != NULL)
@@ -141,6 +144,10 @@ iris__e2s_keys_load(struct e2s *s)
 		sodium_free(k);
 		return rc;
 	}
+	/* A receive that used one may still be committing: what the store
+	 * has then is from before it, and must not bring the key back. */
+	for (i = 0; i < s->nspent; i++)
+		opk_drop(k, s->spent[i]);
 	s->keys = k;
 	return IRIS_OK;
 }
@@ -214,19 +221,26 @@ opk_drop(struct e2s_keys *k, uint32_t id)
 		}
 }
 
+/*
+ * The private key goes from memory at once and from the store with the
+ * receive's commit. It stays listed as spent across reset(), so that
+ * keys reloaded while that commit is in flight (or a keys record written
+ * from them) never bring it back. A receive whose commit fails finds it
+ * no more: its message heals through a retry request (heal.c).
+ */
 void
 iris__e2s_opk_spend(struct e2s *s, uint32_t id)
 {
-	if (spent(s, id))
-		return;
-	if (s->nspent == sizeof(s->spent) / sizeof(s->spent[0])) {
-		/* The oldest receive has long committed: gone for good. */
-		opk_drop(s->keys, s->spent[0]);
-		memmove(s->spent, s->spent + 1,
-		    (s->nspent - 1) * sizeof(s->spent[0]));
-		s->nspent--;
+	if (!spent(s, id)) {
+		if (s->nspent == sizeof(s->spent) / sizeof(s->spent[0])) {
+			/* The oldest receive has long committed. */
+			memmove(s->spent, s->spent + 1,
+			    (s->nspent - 1) * sizeof(s->spent[0]));
+			s->nspent--;
+		}
+		s->spent[s->nspent++] = id;
 	}
-	s->spent[s->nspent++] = id;
+	opk_drop(s->keys, id);
 }
 
 /* n new one-time prekeys; the oldest go when more would be kept. */

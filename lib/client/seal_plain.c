@@ -98,5 +98,5 @@ plain_reset(void *self)
 
 const struct iris__sealer_ops iris__seal_plain = {
 	"plain (not end-to-end encrypted)", PLAIN_OVERHEAD, plain_create,
-	plain_destroy, plain_seal, plain_open, plain_reset,
+	plain_destroy, plain_seal, plain_open, plain_reset, NULL,
 };

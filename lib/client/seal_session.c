@@ -75,7 +75,8 @@ e2s_seal(void *self, struct iris_cs_txn *txn, const char *user,
 
 	if ((rc = ready(s)) != IRIS_OK)
 		return rc;
-	if (in->kind == IRIS__CONTENT_TYPING || txn == NULL)
+	if (in->kind == IRIS__CONTENT_TYPING ||
+	    in->kind == IRIS__CONTENT_RETRY || txn == NULL)
 		return iris__e2s_typing_seal(s, user, device, in, out);
 	rc = iris__e2s_rec_load(s, user, device, &r);
 	if (rc == IRIS_ENOTFOUND) {
@@ -294,7 +295,7 @@ e2s_open(void *self, struct iris_cs_txn *txn, const char *user,
 	if ((rc = ready(s)) != IRIS_OK)
 		return rc;
 	if (len > 0 && env[0] == E2S_KIND_TYPING)
-		rc = iris__e2s_typing_open(s, user, device, env, len, out,
+		rc = iris__e2s_typing_open(s, txn, user, device, env, len, out,
 		    keep);
 	else if (txn == NULL)
 		rc = IRIS_EPROTO;	/* a message must carry state */
@@ -315,7 +316,28 @@ e2s_open(void *self, struct iris_cs_txn *txn, const char *user,
 		iris__buf_free(&plain);
 	}
 	count(s, rc);
+	/* Asking again helps a message, never a retry request. */
+	if (rc != IRIS_OK)
+		out->kind = len > 0 && env[0] == E2S_KIND_TYPING ? -1 : 0;
 	return rc;
+}
+
+static int
+e2s_forget(void *self, struct iris_cs_txn *txn, const char *user,
+    uint32_t device)
+{
+	struct e2s *s = self;
+	struct e2s_bundle *b;
+	size_t i;
+
+	for (i = 0; i < s->nbundles; i++) {
+		b = &s->bundles[i];
+		if (b->b.device == device && strcmp(b->b.user, user) == 0) {
+			s->bundles[i] = s->bundles[--s->nbundles];
+			break;
+		}
+	}
+	return iris__e2s_rec_del(s, txn, user, device);
 }
 
 static void
@@ -328,5 +350,5 @@ const struct iris__sealer_ops iris__seal_e2ee = {
 	"end-to-end encrypted (X3DH, Double Ratchet)",
 	IRIS_E2EE_MSG_OVERHEAD + IRIS_E2EE_PREKEY_EXTRA + IRIS_E2EE_PAD_BLOCK +
 	    (1 + 1 + 4 + 3 * (1 + IRIS_E2EE_USER_MAX) + 8 + 4),
-	e2s_create, e2s_destroy, e2s_seal, e2s_open, e2s_reset,
+	e2s_create, e2s_destroy, e2s_seal, e2s_open, e2s_reset, e2s_forget,
 };

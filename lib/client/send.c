@@ -10,7 +10,11 @@
 
 #include "iris.h"
 #include "client/client.h"
+#include "client/heal.h"
 #include "util/alloc.h"
+
+void (*iris__client_seal_hook)(struct iris_client *c, const char *user,
+    uint32_t device, const struct iris__content *in, struct iris_buf *env);
 
 /* The sent callback, fired from the loop. */
 struct ev_sent {
@@ -49,16 +53,23 @@ iris__outbox_sent_event(struct iris_client *c, const uint8_t id[16],
 	iris__client_event(c, &x->ev);
 }
 
-/* Outbox meta record: u8 version | cmid[16] | u8 len | to | u32 type |
- * u8 content kind (version 1 has no kind: a message). */
+/* Outbox meta record: u8 version | cmid[16] | u8 len | to | u32 type;
+ * version 2 (a send the library makes itself) then u8 kind |
+ * u8 has_of | [of[16]]. */
 static void
 meta_encode(const struct ob_entry *e, struct iris_buf *b)
 {
-	iris__buf_u8(b, IRIS__OB_META_VERSION);
+	iris__buf_u8(b, OB_QUIET(e) ? IRIS__OB_META_V2 :
+	    IRIS__OB_META_VERSION);
 	iris__buf_put(b, e->cmid, 16);
 	iris__buf_str8(b, e->to, strlen(e->to));
 	iris__buf_u32(b, e->type);
-	iris__buf_u8(b, (uint8_t)e->kind);
+	if (OB_QUIET(e)) {
+		iris__buf_u8(b, (uint8_t)e->kind);
+		iris__buf_u8(b, e->has_of ? 1 : 0);
+		if (e->has_of)
+			iris__buf_put(b, e->of, 16);
+	}
 }
 
 /* Seals in for every device of the lists; out gets u16 n then records. */
@@ -88,6 +99,8 @@ fan_out(struct iris_client *c, struct iris_cs_txn *t, const char *to,
 			if ((rc = c->seal->seal(c->sealer, t, user, dev, in,
 			    &env)) != IRIS_OK)
 				break;
+			if (t != NULL && iris__client_seal_hook != NULL)
+				iris__client_seal_hook(c, user, dev, in, &env);
 			if (c->srv_max_envelope != 0 &&
 			    env.len > c->srv_max_envelope) {
 				rc = IRIS_ETOOBIG;
@@ -130,6 +143,7 @@ iris__outbox_seal(struct iris_client *c, struct iris_cs_txn *t,
 	in.recipient = e->to;
 	in.body = body;
 	in.len = len;
+	in.of = e->has_of ? e->of : NULL;
 	iris__buf_u8(out, IRIS__OB_SEALED_VERSION);
 	return fan_out(c, t, e->to, &in, 1, out);
 }
@@ -137,6 +151,7 @@ iris__outbox_seal(struct iris_client *c, struct iris_cs_txn *t,
 struct queue_ctx {
 	uint64_t	 seq;
 	int		 sealed;
+	int		 touched;	/* sealer state written */
 };
 
 /* The first commit of a send: durable locally, or failed. */
@@ -149,14 +164,14 @@ queued(struct iris_client *c, int rc, void *arg)
 	if (!iris__client_tearing(c) &&
 	    (e = iris__outbox_find(c, x->seq)) != NULL) {
 		if (rc != IRIS_OK) {
-			if (x->sealed)
+			if (x->sealed || x->touched)
 				c->seal->reset(c->sealer);
-			if (e->kind == IRIS__CONTENT_MESSAGE)
+			if (!OB_QUIET(e))
 				iris__outbox_sent_event(c, e->cmid, rc);
 			iris__outbox_unlink(c, e);
 		} else {
 			e->state = x->sealed ? OB_READY : OB_QUEUED;
-			if (e->kind == IRIS__CONTENT_MESSAGE)
+			if (!OB_QUIET(e))
 				iris__outbox_sent_event(c, e->cmid,
 				    IRIS_CLIENT_QUEUED);
 			iris__outbox_kick(c);
@@ -193,32 +208,23 @@ check_send(struct iris_client *c, const char *to, const void *body,
 	return IRIS_OK;
 }
 
-int
-iris_client_send(struct iris_client *c, const char *to, uint32_t type,
-    const void *body, size_t len, uint8_t id[16])
-{
-	if (c == NULL || id == NULL)
-		return IRIS_EINVAL;
-	return iris__outbox_queue(c, to, IRIS__CONTENT_MESSAGE, type, body,
-	    len, id);
-}
-
-int
-iris__outbox_queue(struct iris_client *c, const char *to, int kind,
-    uint32_t type, const void *body, size_t len, uint8_t id[16])
+/* Into the outbox: durable, sealed in the same commit when it can be. */
+static int
+enqueue(struct iris_client *c, const struct iris__send_req *rq,
+    uint8_t id[16])
 {
 	struct iris_buf meta, sealed;
 	struct iris_cs_txn *t = NULL;
 	struct queue_ctx *x = NULL;
 	struct ob_entry tmp, *e = NULL;
-	int rc, was_sealed;
+	int rc, was_sealed, touched = 0;
 
-	if ((rc = check_send(c, to, body, len)) != IRIS_OK)
-		return rc;
 	memset(&tmp, 0, sizeof(tmp));
-	snprintf(tmp.to, sizeof(tmp.to), "%s", to);
-	tmp.type = type;
-	tmp.kind = kind;
+	snprintf(tmp.to, sizeof(tmp.to), "%s", rq->to);
+	tmp.type = rq->type;
+	tmp.kind = rq->kind;
+	if ((tmp.has_of = rq->of != NULL))
+		memcpy(tmp.of, rq->of, 16);
 	tmp.seq = c->next_seq;
 	if ((rc = iris__uuid_v7(&c->uuids, tmp.cmid)) != IRIS_OK)
 		return rc;
@@ -231,23 +237,39 @@ iris__outbox_queue(struct iris_client *c, const char *to, int kind,
 	}
 	x->seq = tmp.seq;
 	meta_encode(&tmp, &meta);
+	rc = IRIS_OK;
+	if (rq->forget_user != NULL && c->seal->forget != NULL) {
+		touched = 1;
+		rc = c->seal->forget(c->sealer, t, rq->forget_user,
+		    rq->forget_device);
+	}
+	if (rc == IRIS_OK && rq->kind == IRIS__CONTENT_MESSAGE &&
+	    iris__heal_on(c))
+		rc = iris__heal_remember(c, t, tmp.cmid, tmp.to, tmp.type,
+		    rq->of, rq->body, rq->len);
 	/* With the lists at hand, sealed in the same commit. */
-	if (iris__outbox_lists_ready(c, &tmp) && iris__outbox_seal(c, t,
-	    &tmp, body, len, &sealed) == IRIS_OK)
+	if (rc == IRIS_OK && iris__outbox_lists_ready(c, &tmp) &&
+	    iris__outbox_seal(c, t, &tmp, rq->body, rq->len, &sealed) ==
+	    IRIS_OK)
 		x->sealed = 1;
 	else
 		iris__buf_reset(&sealed);
-	was_sealed = x->sealed;
-	rc = meta.err != 0 ? meta.err : iris__cs_op_outbox_put(t, c->acct,
-	    tmp.seq, meta.p, meta.len, body != NULL ? body : "", len,
-	    was_sealed ? sealed.p : NULL, sealed.len);
+	was_sealed = x->sealed || touched;
+	x->touched = touched;
+	if (rc == IRIS_OK)
+		rc = meta.err != 0 ? meta.err : iris__cs_op_outbox_put(t,
+		    c->acct, tmp.seq, meta.p, meta.len, rq->body != NULL ?
+		    rq->body : "", rq->len, x->sealed ? sealed.p : NULL,
+		    sealed.len);
 	if (rc == IRIS_OK && (e = iris__outbox_append(c, tmp.seq)) == NULL)
 		rc = IRIS_ENOMEM;
 	if (rc == IRIS_OK) {
 		memcpy(e->cmid, tmp.cmid, 16);
 		memcpy(e->to, tmp.to, sizeof(e->to));
-		e->type = type;
-		e->kind = kind;
+		e->type = tmp.type;
+		e->kind = tmp.kind;
+		e->has_of = tmp.has_of;
+		memcpy(e->of, tmp.of, 16);
 		e->state = OB_COMMITTING;
 		if ((rc = iris__client_submit(c, t)) != IRIS_OK)
 			iris__outbox_unlink(c, e);
@@ -264,6 +286,38 @@ iris__outbox_queue(struct iris_client *c, const char *to, int kind,
 	iris__buf_free(&meta);
 	iris__buf_free(&sealed);
 	return rc;
+}
+
+int
+iris_client_send(struct iris_client *c, const char *to, uint32_t type,
+    const void *body, size_t len, uint8_t id[16])
+{
+	struct iris__send_req rq;
+	int rc;
+
+	if (c == NULL || id == NULL)
+		return IRIS_EINVAL;
+	if ((rc = check_send(c, to, body, len)) != IRIS_OK)
+		return rc;
+	memset(&rq, 0, sizeof(rq));
+	rq.to = to;
+	rq.kind = IRIS__CONTENT_MESSAGE;
+	rq.type = type;
+	rq.body = body;
+	rq.len = len;
+	return enqueue(c, &rq, id);
+}
+
+int
+iris__send_internal(struct iris_client *c, const struct iris__send_req *rq,
+    uint8_t id[16])
+{
+	if (c->device == 0)
+		return IRIS_ESTATE;
+	/* Past the embedder's bound, but not past twice it. */
+	if (c->ob_n >= 2 * c->cfg.outbox_max)
+		return IRIS_ELIMIT;
+	return enqueue(c, rq, id);
 }
 
 /* A typing indicator's answer: stale lists are learnt for the next one. */

@@ -13,8 +13,44 @@
 
 #include "iris.h"
 #include "client/client.h"
+#include "net/conn.h"
 
 static void	rebase(struct iris_client *c);
+
+/* Reads pause while the pipeline is full; pages are asked as it drains. */
+void
+iris__recv_flow(struct iris_client *c)
+{
+	/* Deliveries held for a sender's device list count too. */
+	size_t n = c->rx_n + c->hold_n, bytes = c->rx_bytes + c->hold_bytes;
+	int pause = n >= IRIS_CLIENT_RX_WINDOW ||
+	    bytes >= IRIS_CLIENT_RX_BYTES;
+
+	if (c->nc != NULL && pause != c->paused) {
+		c->paused = pause;
+		c->rx_pauses += (uint64_t)pause;
+		iris__netconn_pause(c->nc, pause);
+	}
+	if (c->sync_more && !c->syncing &&
+	    n < IRIS_CLIENT_RX_WINDOW / 2 && bytes < IRIS_CLIENT_RX_BYTES / 2)
+		iris__recv_ask_page(c);
+}
+
+/* The durable cursor, as the store has it now. */
+void
+iris__recv_reload_cursor(struct iris_client *c)
+{
+	struct iris_buf b;
+	int64_t id;
+	uint64_t cursor;
+
+	iris__buf_init(&b, 0);
+	if (iris__cs_account_get(c->cs, c->acct_tag, &id, &cursor, &b) ==
+	    IRIS_OK)
+		c->rx_cursor = cursor;
+	iris__buf_free(&b);
+}
+
 
 static void
 send_ack(evutil_socket_t fd, short what, void *arg)

@@ -864,7 +864,7 @@ t_reset(void *self)
 }
 
 static const struct iris__sealer_ops counting_sealer = {
-	"counting", 0, t_create, t_destroy, t_seal, t_open, t_reset,
+	"counting", 0, t_create, t_destroy, t_seal, t_open, t_reset, NULL,
 };
 
 static int
