@@ -476,6 +476,9 @@ void	 iris__recv_hold_lists(struct iris_client *c, const char *user,
 void	 iris__recv_hold_clear(struct iris_client *c);
 /* The seq a sync page starts after: past what is held too. */
 uint64_t iris__recv_hold_after(const struct iris_client *c);
+/* Does the verified device list of user name device? */
+int	 iris__recv_listed(struct iris_client *c, const char *user,
+	    uint32_t device);
 /* recv.c: a delivery past the hold. */
 void	 iris__recv_deliver_now(struct iris_client *c,
 	    const iris_v1_Deliver *d, const struct iris_slice *env);

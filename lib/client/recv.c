@@ -320,7 +320,10 @@ resent(struct iris_client *c, struct rx_item *it)
 static void
 not_opened(struct iris_client *c, struct rx_item *it, int rc)
 {
-	int heal = iris__heal_on(c) && it->content.kind == 0;
+	/* A device its user's list does not name (a removed one) is
+	 * refused, never asked to send again. */
+	int heal = iris__heal_on(c) && it->content.kind == 0 &&
+	    iris__recv_listed(c, it->sender, it->sender_device);
 
 	iris__heal_count(c, rc);
 	iris__log(&c->log, IRIS_LOG_NOTICE, "client %s: a message "

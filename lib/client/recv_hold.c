@@ -38,22 +38,29 @@ sender_of(const iris_v1_Deliver *d, char user[IRIS_USER_MAX + 1])
 	return 1;
 }
 
+int
+iris__recv_listed(struct iris_client *c, const char *user, uint32_t device)
+{
+	struct devlist *l;
+	size_t i;
+
+	if ((l = iris__devlist_find(c, user)) == NULL)
+		return 0;
+	for (i = 0; i < l->n; i++)
+		if (l->ids[i] == device)
+			return 1;
+	return 0;
+}
+
 /* Is the sending device named by its user's verified list? */
 static int
 vouched(struct iris_client *c, const iris_v1_Deliver *d)
 {
 	char user[IRIS_USER_MAX + 1];
-	struct devlist *l;
-	size_t i;
 
 	if (d->has_receipt || !sender_of(d, user))
 		return 1;	/* the server's own, or refused later */
-	if ((l = iris__devlist_find(c, user)) == NULL)
-		return 0;
-	for (i = 0; i < l->n; i++)
-		if (l->ids[i] == d->sender_device)
-			return 1;
-	return 0;
+	return iris__recv_listed(c, user, d->sender_device);
 }
 
 /* A fetch that cannot be asked now would leave the hold stuck: the

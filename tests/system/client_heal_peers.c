@@ -223,6 +223,28 @@ stored_opk(struct ht_dev *d, uint32_t id)
 	return found;
 }
 
+struct list_wait {
+	int	 done;
+	int	 rc;
+};
+
+static void
+list_in(struct iris_client *c, int rc, const char *user, uint64_t version,
+    const uint32_t *ids, const uint8_t (*keys)[32], size_t n, void *arg)
+{
+	struct list_wait *w = arg;
+
+	(void)c; (void)user; (void)version; (void)ids; (void)keys; (void)n;
+	w->rc = rc;
+	w->done = 1;
+}
+
+static int
+list_done(void *arg)
+{
+	return ((struct list_wait *)arg)->done;
+}
+
 /*
  * The one-time prekey a receive used must not come back when the sealer
  * is reset while that receive's commit is still out: bob opens frank's
@@ -236,6 +258,7 @@ spent_prekey(struct ht_dev *frank, struct ht_dev *bob)
 	struct iris_e2ee_prekey_info pi;
 	struct iris_e2ee_keypair kp;
 	struct commit_wait w = { 0, IRIS_OK };
+	struct list_wait lw = { 0, IRIS_OK };
 	struct iris__content in, out;
 	struct iris_cs_txn *t, *t1, *t2;
 	struct iris_buf env, keep;
@@ -259,6 +282,11 @@ spent_prekey(struct ht_dev *frank, struct ht_dev *bob)
 	    &pi) == IRIS_OK && pi.opk_id != IRIS_E2EE_OPK_NONE,
 	    "a prekey envelope with a one-time prekey: %d", rc);
 	HT_EXPECT(stored_opk(bob, pi.opk_id) == 1, "bob's store lacks it");
+	/* A prekey envelope opens only under a key frank's list vouches
+	 * for: bob has it first. */
+	HT_EXPECT(iris_client_devices(bob->c, "frank", list_in, &lw) ==
+	    IRIS_OK && run_until(ht_base, list_done, &lw, T) &&
+	    lw.rc == IRIS_OK, "frank's list: %d", lw.rc);
 	t1 = iris__client_txn(bob->c, one_done, &w);
 	rc = bob->c->seal->open(bob->c->sealer, t1, "frank", 1, env.p,
 	    env.len, &out, &keep);
