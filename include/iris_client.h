@@ -335,8 +335,12 @@ struct iris_client_stats {
 	uint64_t	 messages_given_up;	/* kept, never healed */
 };
 
+/*
+ * size is sizeof(*st) as the caller was compiled: a later library with
+ * more counters fills only that much, so the struct may grow at its end.
+ */
 IRIS_API int	 iris_client_stats(const struct iris_client *c,
-		    struct iris_client_stats *st);
+		    struct iris_client_stats *st, size_t size);
 /*
  * Called on the loop once when a message from device of user does not
  * decrypt (healed 0, cause one of the above), and once more when it is

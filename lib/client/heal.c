@@ -405,14 +405,25 @@ iris__heal_online(struct iris_client *c)
 }
 
 int
-iris_client_stats(const struct iris_client *c, struct iris_client_stats *st)
+iris_client_stats(const struct iris_client *c, struct iris_client_stats *st,
+    size_t size)
 {
-	if (c == NULL || st == NULL)
+	struct iris_client_stats all;
+
+	/* Counters come whole, at least the first array; a caller built
+	 * against a later header gets zeros for what this one lacks. */
+	if (c == NULL || st == NULL || size < sizeof(all.decrypt_failed) ||
+	    size % sizeof(uint64_t) != 0)
 		return IRIS_EINVAL;
 	if (c->heal == NULL)
-		memset(st, 0, sizeof(*st));
+		memset(&all, 0, sizeof(all));
 	else
-		*st = c->heal->st;
+		all = c->heal->st;
+	if (size > sizeof(all)) {
+		memset((uint8_t *)st + sizeof(all), 0, size - sizeof(all));
+		size = sizeof(all);
+	}
+	memcpy(st, &all, size);
 	return IRIS_OK;
 }
 

@@ -258,7 +258,7 @@ ht_stat_at(void *arg)
 	struct ht_want_stat *w = arg;
 	struct iris_client_stats st;
 
-	iris_client_stats(w->d->c, &st);
+	iris_client_stats(w->d->c, &st, sizeof(st));
 	return *(uint64_t *)((char *)&st + w->off) >= w->at_least;
 }
 

@@ -31,7 +31,7 @@
 #include "healtest.h"
 #include "util/clock.h"
 
-#define C(name)		(iris_client_stats(d->c, &st), st.name)
+#define C(name)		(iris_client_stats(d->c, &st, sizeof(st)), st.name)
 
 static uint32_t seed;
 static int damage;		/* envelopes to damage on their way */
@@ -55,8 +55,8 @@ rollback(struct ht_dev *alice, struct ht_dev *bob)
 	ht_converse(alice, bob, "R1");
 	ht_converse(alice, bob, "R1b");
 	ht_session(bob, alice->user, &old, 1);
-	iris_client_stats(alice->c, &a0);
-	iris_client_stats(bob->c, &b0);
+	iris_client_stats(alice->c, &a0, sizeof(a0));
+	iris_client_stats(bob->c, &b0, sizeof(b0));
 	first = bob->r.nmsgs;
 	t0 = iris__clock_mono_us();
 	ht_send_n(alice, bob, "R2", 3, ids);
@@ -179,7 +179,7 @@ damaged(struct ht_dev *alice, struct ht_dev *bob)
 	struct ht_dev *d = bob;
 	size_t first = bob->r.nmsgs;
 
-	iris_client_stats(bob->c, &b0);
+	iris_client_stats(bob->c, &b0, sizeof(b0));
 	iris__client_seal_hook = damage_hook;
 	damage = 1;
 	ht_send_n(alice, bob, "D", 4, ids);

@@ -31,7 +31,7 @@
 #include "evloop.h"
 #include "healtest.h"
 
-#define C(name)		(iris_client_stats(d->c, &st), st.name)
+#define C(name)		(iris_client_stats(d->c, &st, sizeof(st)), st.name)
 
 /* Dave and erin each start a session with the other at once. */
 static void
@@ -90,8 +90,20 @@ hostile(struct ht_dev *alice, struct ht_dev *bob)
 	struct ht_dev *d = alice;
 	size_t first = bob->r.nmsgs;
 	int i;
+	uint64_t wide[sizeof(st) / 8 + 4];
 
-	iris_client_stats(alice->c, &a0);
+	/* Sizes: too small, not whole counters, NULL refused; a caller's
+	 * later, longer struct gets zeros past what this library has. */
+	HT_EXPECT(iris_client_stats(alice->c, &st, 8) == IRIS_EINVAL &&
+	    iris_client_stats(alice->c, &st, sizeof(st) - 3) ==
+	    IRIS_EINVAL && iris_client_stats(alice->c, NULL, sizeof(st)) ==
+	    IRIS_EINVAL && iris_client_stats(NULL, &st, sizeof(st)) ==
+	    IRIS_EINVAL, "bad stats sizes accepted");
+	memset(wide, 0xff, sizeof(wide));
+	HT_EXPECT(iris_client_stats(alice->c, (struct iris_client_stats *)
+	    wide, sizeof(wide)) == IRIS_OK && wide[sizeof(st) / 8] == 0 &&
+	    wide[sizeof(st) / 8 + 3] == 0, "a longer struct's tail");
+	iris_client_stats(alice->c, &a0, sizeof(a0));
 	randombytes_buf(cmid, sizeof(cmid));
 	HT_EXPECT(iris__heal_ask(bob->c, alice->user, 1, cmid, 2) == IRIS_OK,
 	    "ask");
@@ -112,7 +124,7 @@ hostile(struct ht_dev *alice, struct ht_dev *bob)
 	/* Two asks within a minute (past the last reset): one reset, two
 	 * resends, which bob opens and deduplicates. */
 	alice->clock_skew += HEAL_RESET_MS + 1000;
-	iris_client_stats(alice->c, &a0);
+	iris_client_stats(alice->c, &a0, sizeof(a0));
 	w.s = ht_sealer(bob);
 	w.n = w.s->st.opened + 2;
 	HT_EXPECT(iris__heal_ask(bob->c, alice->user, 1, ids[0], 2) == IRIS_OK &&
@@ -157,7 +169,7 @@ bounds(struct ht_dev *bob)
 	uint8_t cmid[16];
 	int i, ask, rc = IRIS_OK;
 
-	iris_client_stats(bob->c, &b0);
+	iris_client_stats(bob->c, &b0, sizeof(b0));
 	t = iris__client_txn(bob->c, NULL, NULL);
 	for (i = 0; i < HEAL_KEEP_DEV + 1 && rc == IRIS_OK; i++) {
 		randombytes_buf(cmid, sizeof(cmid));
