@@ -26,7 +26,8 @@
  *   /link-token          a token for linking a further device
  *   /add-device ID KEY   (primary) add a linked device with its key (hex)
  *   /remove-device ID    (primary) remove a device
- *   /wait online|outbox|presence USER|msg N|receipt N|acked N|typing N
+ *   /wait online|outbox|presence USER|msg N|receipt N|acked N|typing N|
+ *         read N
  *                        hold later commands until the condition holds
  *                        (N counted since the start); fails after -w s
  *   /quit                leave once the outbox is empty (also at EOF)
@@ -60,11 +61,11 @@
 
 enum wait_kind {
 	W_NONE, W_ONLINE, W_OUTBOX, W_PRESENCE, W_REPLY, W_QUIT,
-	W_MSG, W_RECEIPT, W_ACKED, W_TYPING	/* the counted ones */
+	W_MSG, W_RECEIPT, W_ACKED, W_TYPING, W_READ	/* the counted ones */
 };
 static const char *const wait_names[] = {
 	"", "online", "outbox", "presence", "reply", "quit",
-	"msg", "receipt", "acked", "typing"
+	"msg", "receipt", "acked", "typing", "read"
 };
 
 struct chat {
@@ -74,7 +75,7 @@ struct chat {
 	struct evbuffer		*in;
 	int			 in_eof, in_polled;
 	char			 to[USER_MAX + 1];
-	long			 count[W_TYPING + 1];
+	long			 count[W_READ + 1];
 	long			 sends, failed;	/* made here, failed for good */
 	struct {
 		int		 add;
@@ -386,6 +387,7 @@ on_read(struct iris_client *c, const uint8_t id[16], const char *user,
 	hex(h, id, 16);
 	emit("read %s %s %u %llu", h, user, device,
 	    (unsigned long long)time_ms);
+	((struct chat *)arg)->count[W_READ]++;
 	pump(arg);
 }
 
@@ -502,7 +504,8 @@ static const char help[] =
     "  /whoami, /verify USER, /devices [USER], /link-token,\n"
     "  /add-device ID KEYHEX,"
     " /remove-device ID, /wait online|outbox|presence USER|msg N|\n"
-    "  receipt N|acked N|typing N, /quit; other lines go to the /to peer";
+    "  receipt N|acked N|typing N|read N, /quit; other lines go to the\n"
+    "  /to peer";
 
 static int
 user_arg(char *out, const char *arg)
@@ -537,11 +540,11 @@ cmd_wait(struct chat *ch, const char *kind, const char *arg)
 	enum wait_kind k;
 	char *end;
 
-	for (k = W_ONLINE; k <= W_TYPING; k++)
+	for (k = W_ONLINE; k <= W_READ; k++)
 		if (k != W_REPLY && k != W_QUIT &&
 		    strcmp(kind, wait_names[k]) == 0)
 			break;
-	if (k > W_TYPING)
+	if (k > W_READ)
 		return IRIS_EINVAL;
 	if (k == W_PRESENCE && user_arg(ch->wait_user, arg) != IRIS_OK)
 		return IRIS_EINVAL;

@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: ISC
 # The demo (make demo, and make check): a private irisd in a temp dir, two
 # users made with irisctl invites, two iris-chat clients that register,
-# then exchange messages, typing and delivery receipts through the server.
-# Prints what each side saw and fails unless each received exactly what
-# the other sent, in order, and got receipts for its messages.
+# then exchange messages, typing, delivery and read receipts through the
+# server. Prints what each side saw and fails unless each received exactly
+# what the other sent, in order, and got delivery and read receipts for
+# its messages.
 set -eu
 build=$1
 export IRIS_BUILD_DIR="$build"
@@ -47,6 +48,7 @@ how are you?
 /typing off
 /wait msg 2
 /wait receipt 2
+/wait read 2
 bye from alice
 /wait msg 3
 /quit
@@ -61,6 +63,7 @@ hi alice
 fine, thanks: and you?
 /wait msg 3
 /wait receipt 2
+/wait read 2
 bye from bob
 /wait acked 3
 /quit
@@ -84,14 +87,17 @@ sent() { grep -v '^/' "$tmp/$1.in"; }
 got() { sed -n "s/^msg $1 1 $2 [0-9a-f]\{32\} //p" "$tmp/$2.out"; }
 [ "$(sent alice)" = "$(got alice bob)" ] || fail "bob did not receive exactly what alice sent"
 [ "$(sent bob)" = "$(got bob alice)" ] || fail "alice did not receive exactly what bob sent"
-# The ids match too, and every message of alice's first two was receipted.
+# The ids match too, and each one's first two messages were receipted
+# and read (iris-chat marks what it shows read).
 ids() { sed -n "s/^sent \([0-9a-f]*\) acked$/\1/p" "$tmp/$1.out"; }
 rids() { sed -n "s/^msg $1 1 $2 \([0-9a-f]\{32\}\) .*/\1/p" "$tmp/$2.out"; }
 [ "$(ids alice)" = "$(rids alice bob)" ] || fail "alice's acked ids are not bob's received ids"
 [ "$(ids bob)" = "$(rids bob alice)" ] || fail "bob's acked ids are not alice's received ids"
+other() { [ "$1" = alice ] && echo bob || echo alice; }
 for u in alice bob; do
 	for id in $(ids "$u" | head -n 2); do
 		grep -q "^receipt $id " "$tmp/$u.out" || fail "$u got no receipt for $id"
+		grep -q "^read $id $(other "$u") 1 " "$tmp/$u.out" || fail "$u got no read receipt for $id"
 	done
 done
 grep -q '^typing alice 1 on$' "$tmp/bob.out" || fail "bob did not see alice typing"
@@ -99,4 +105,4 @@ grep -q '^presence bob online' "$tmp/alice.out" || fail "alice did not see bob o
 
 irisd_stop || fail "irisd did not exit 0 on SIGTERM"
 IRISD_PID=
-echo "demo: ok: alice and bob each received exactly what the other sent ($(sent alice | wc -l) and $(sent bob | wc -l) messages), with receipts and typing"
+echo "demo: ok: alice and bob each received exactly what the other sent ($(sent alice | wc -l) and $(sent bob | wc -l) messages), with delivery and read receipts and typing"
