@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "iris.h"
+#include "iris_server.h"
 #include "client/client.h"
 #include "e2ee/e2ee.h"
 #include "devtest.h"
@@ -289,4 +290,38 @@ dt_make_list(iris_v1_SignedDeviceList *sl, const char *user,
 	crypto_sign_detached(sl->signature, NULL, msg, plen + sl->list.size,
 	    sk);
 	return IRIS_OK;
+}
+
+int
+dt_env_up(struct dt_env *env, struct iris_engine **engp, const char *prog,
+    int keyseed)
+{
+	struct iris_config *cfg;
+	uint8_t key[32];
+	int rc;
+
+	if ((env->base = event_base_new()) == NULL ||
+	    iris_config_new(&cfg) != IRIS_OK) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		return -1;
+	}
+	iris_config_set(cfg, "data_dir", "data");
+	iris_config_set(cfg, "listen", "127.0.0.1:0");
+	iris_config_set(cfg, "registration", "open");
+	rc = iris_engine_new(engp, env->base, cfg);
+	iris_config_free(cfg);
+	if (rc != IRIS_OK) {
+		fprintf(stderr, "%s: no engine: %s\n", prog, iris_strerror(rc));
+		return -1;
+	}
+	env->port = iris_engine_port(*engp, 0);
+	iris_engine_fingerprint(*engp, env->fp, sizeof(env->fp));
+	ct_key(key, keyseed);
+	if ((rc = iris_client_store_open(&env->store, env->base, "client.db",
+	    key, NULL)) != IRIS_OK) {
+		fprintf(stderr, "%s: no client store: %s\n", prog,
+		    iris_strerror(rc));
+		return -1;
+	}
+	return 0;
 }

@@ -31,6 +31,15 @@ struct dt_env {
 	int			 failures;	/* of the calls below */
 };
 
+/*
+ * An engine on env->base (open registration, port 0, its data in
+ * ./data) and a client store ./client.db under a test key made from
+ * keyseed: 0, or -1 with the reason on stderr (prog names the test).
+ */
+struct iris_engine;
+int	 dt_env_up(struct dt_env *env, struct iris_engine **engp,
+	    const char *prog, int keyseed);
+
 struct dt_ident {
 	char		 user[65];
 	int		 event;

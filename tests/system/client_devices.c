@@ -44,29 +44,6 @@ static struct dt_dev alice, alice2, bob;
 	}								\
 } while (0)
 
-static int
-setup(void)
-{
-	struct iris_config *cfg;
-	uint8_t key[32];
-
-	env.base = event_base_new();
-	iris_config_new(&cfg);
-	iris_config_set(cfg, "data_dir", "data");
-	iris_config_set(cfg, "listen", "127.0.0.1:0");
-	iris_config_set(cfg, "registration", "open");
-	if (iris_engine_new(&eng, env.base, cfg) != IRIS_OK) {
-		fprintf(stderr, "client_devices: no engine\n");
-		return -1;
-	}
-	iris_config_free(cfg);
-	env.port = iris_engine_port(eng, 0);
-	iris_engine_fingerprint(eng, env.fp, sizeof(env.fp));
-	ct_key(key, 5);
-	return iris_client_store_open(&env.store, env.base, "client.db", key,
-	    NULL) == IRIS_OK ? 0 : -1;
-}
-
 /* The new device gets what is sent from then on, and the copies. */
 static uint32_t
 linked(uint8_t key2[32])
@@ -156,7 +133,7 @@ main(void)
 	    (uint32_t)time(NULL);
 	printf("client_devices: IRIS_TEST_SEED=%u (no randomness used)\n",
 	    seed);
-	if (setup() != 0)
+	if (dt_env_up(&env, &eng, "client_devices", 5) != 0)
 		return 1;
 	dt_register(&env, &alice, "alice");
 	dt_register(&env, &bob, "bob");

@@ -44,29 +44,6 @@ static struct dt_dev alice, bob, carol;
 	}								\
 } while (0)
 
-static int
-setup(void)
-{
-	struct iris_config *cfg;
-	uint8_t key[32];
-
-	env.base = event_base_new();
-	iris_config_new(&cfg);
-	iris_config_set(cfg, "data_dir", "data");
-	iris_config_set(cfg, "listen", "127.0.0.1:0");
-	iris_config_set(cfg, "registration", "open");
-	if (iris_engine_new(&eng, env.base, cfg) != IRIS_OK) {
-		fprintf(stderr, "client_devlists: no engine\n");
-		return -1;
-	}
-	iris_config_free(cfg);
-	env.port = iris_engine_port(eng, 0);
-	iris_engine_fingerprint(eng, env.fp, sizeof(env.fp));
-	ct_key(key, 6);
-	return iris_client_store_open(&env.store, env.base, "client.db", key,
-	    NULL) == IRIS_OK ? 0 : -1;
-}
-
 /* At bob: a forged list of alice and a rolled-back one, both paths. */
 static void
 refused(void)
@@ -184,7 +161,7 @@ main(void)
 	    (uint32_t)strtoul(getenv("IRIS_TEST_SEED"), NULL, 10) :
 	    (uint32_t)time(NULL);
 	printf("client_devlists: IRIS_TEST_SEED=%u\n", seed);
-	if (setup() != 0)
+	if (dt_env_up(&env, &eng, "client_devlists", 6) != 0)
 		return 1;
 	dt_register(&env, &alice, "alice");
 	dt_register(&env, &bob, "bob");

@@ -221,7 +221,6 @@ batched(void)
 int
 main(void)
 {
-	struct iris_config *cfg;
 	struct sealed_want sw;
 	struct iris_buf sealed;
 	uint8_t key[32], m1[16], m2[16], m3[16], m4[16];
@@ -236,22 +235,9 @@ main(void)
 	    (uint32_t)strtoul(getenv("IRIS_TEST_SEED"), NULL, 10) :
 	    (uint32_t)time(NULL);
 	printf("client_read: IRIS_TEST_SEED=%u (no randomness used)\n", seed);
-	env.base = event_base_new();
-	iris_config_new(&cfg);
-	iris_config_set(cfg, "data_dir", "data");
-	iris_config_set(cfg, "listen", "127.0.0.1:0");
-	iris_config_set(cfg, "registration", "open");
-	if (iris_engine_new(&eng, env.base, cfg) != IRIS_OK) {
-		fprintf(stderr, "client_read: no engine\n");
+	if (dt_env_up(&env, &eng, "client_read", 7) != 0)
 		return 1;
-	}
-	iris_config_free(cfg);
-	env.port = iris_engine_port(eng, 0);
-	iris_engine_fingerprint(eng, env.fp, sizeof(env.fp));
 	ct_key(key, 7);
-	if (iris_client_store_open(&env.store, env.base, "client.db", key, NULL) !=
-	    IRIS_OK)
-		return 1;
 	dt_register(&env, &alice, "alice");
 	dt_register(&env, &bob, "bob");
 	(void)dt_link(&env, &alice2, &alice, "alice-2", key);
