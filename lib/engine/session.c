@@ -483,7 +483,7 @@ on_frame(struct iris_session *s, const uint8_t *p, size_t n)
 	s->frame = p;
 	s->frame_len = n;
 	s->t0_us = iris__clock_realtime_us();
-	iris__wire_msg_init(&m);
+	iris__wire_msg_init_body(&m, 0);	/* the decode fills its body */
 	rc = iris__wire_decode(&m, p, n, &s->eng->lim);
 	memcpy(s->trace_raw, rc == IRIS_OK ? m.f.trace_id : zero_trace,
 	    sizeof(s->trace_raw));
