@@ -252,11 +252,17 @@ iris__session_send(struct iris_session *s, struct iris_wire_msg *m)
 	size_t need, len;
 	int rc;
 
-	if ((rc = iris__wire_size(m, &need)) != IRIS_OK)
-		return rc;
-	if (need > sizeof(small) && (buf = iris__malloc(need)) == NULL)
-		return IRIS_ENOMEM;
-	if ((rc = iris__wire_encode(m, buf, need, &len)) == IRIS_OK)
+	/* Most frames fit: encode once, and size only those that do not
+	 * (nanopb's sizing pass costs as much as the encoding). */
+	if ((rc = iris__wire_encode(m, small, sizeof(small), &len)) ==
+	    IRIS_ETOOBIG) {
+		if ((rc = iris__wire_size(m, &need)) != IRIS_OK)
+			return rc;
+		if ((buf = iris__malloc(need)) == NULL)
+			return IRIS_ENOMEM;
+		rc = iris__wire_encode(m, buf, need, &len);
+	}
+	if (rc == IRIS_OK)
 		rc = iris__session_write(s, buf, len, 1);
 	if (buf != small)
 		iris__free(buf);
