@@ -297,7 +297,7 @@ iris__conn_frame(struct iris_client *c, const uint8_t *p, size_t n)
 	struct creq *r;
 	int rc;
 
-	iris__wire_msg_init(&m);
+	iris__wire_msg_init_body(&m, 0);	/* the decode fills its body */
 	if ((rc = iris__wire_decode(&m, p, n, &c->lim)) != IRIS_OK ||
 	    (rc = iris__wire_check(&m)) != IRIS_OK) {
 		if (rc != IRIS_ENOTSUP) {

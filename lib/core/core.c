@@ -115,6 +115,21 @@ iris__core_encode_append(struct iris_wire_msg *m, uint8_t **buf,
 	uint8_t *p;
 	int rc;
 
+	/* Into the room there is, when there is some: one encoding pass
+	 * instead of sizing and encoding (each costs the same in nanopb). */
+	if (*cap == 0) {	/* the size a first frame would get anyway */
+		if ((p = iris__realloc(*buf, 4096)) == NULL)
+			return IRIS_ENOMEM;
+		*buf = p;
+		*cap = 4096;
+	}
+	if (*cap - *len >= 1024) {
+		rc = iris__wire_encode(m, *buf + *len, *cap - *len, &n);
+		if (rc == IRIS_OK)
+			*len += n;
+		if (rc != IRIS_ETOOBIG)
+			return rc;
+	}
 	if ((rc = iris__wire_size(m, &need)) != IRIS_OK)
 		return rc;
 	if (*len + need > *cap) {

@@ -172,7 +172,7 @@ struct page {
 	size_t			 budget;
 	size_t			 used;
 	struct iris_wire_delivery *items;	/* sync: envelope offsets */
-	size_t			 n;
+	size_t			 n, icap;
 	uint8_t			*bytes;		/* sync: the envelopes */
 	size_t			 blen, bcap;
 	uint8_t			*frames;	/* fetch: Deliver frames */
@@ -200,6 +200,17 @@ page_row(const struct iris_message *msg, void *arg)
 		pg->last = msg->seq;
 		pg->n++;
 		return 0;
+	}
+	/* Grown as rows come: a page of the limit's 4 096 items was a
+	 * megabyte zeroed for every sync, most of them empty at login. */
+	if (pg->n == pg->icap) {
+		cap = pg->icap != 0 ? 2 * pg->icap : 64;
+		if ((it = iris__realloc(pg->items, cap * sizeof(*it))) ==
+		    NULL)
+			return pg->err = 1;
+		memset(it + pg->icap, 0, (cap - pg->icap) * sizeof(*it));
+		pg->items = it;
+		pg->icap = cap;
 	}
 	it = &pg->items[pg->n];
 	d = &it->pb;
@@ -294,11 +305,6 @@ iris__core_sync(struct iris_core *core, struct iris_bus_req *req, int fetch)
 	pg.fetch = fetch;
 	pg.budget = core->page_bytes;
 	pg.last = after;
-	if (!fetch && (pg.items = iris__calloc(limit, sizeof(*pg.items))) ==
-	    NULL) {
-		iris__core_store_error(core, req, IRIS_ENOMEM);
-		return;
-	}
 	rc = after < head ? iris_store_scan(core->store, req->from.user,
 	    req->from.device, after, limit, page_row, &pg) : 0;
 	if (rc < 0 || pg.err) {

@@ -105,8 +105,7 @@ iris__core_deliver_frame(const struct iris_message *msg, uint8_t **buf,
 	size_t ulen = strlen(msg->sender);
 	int rc;
 
-	iris__wire_msg_init(&m);
-	m.f.which_body = iris_v1_Frame_deliver_tag;
+	iris__wire_msg_init_body(&m, iris_v1_Frame_deliver_tag);
 	d = &m.f.body.deliver;
 	d->seq = msg->seq;
 	d->msg_id = msg->msg_id;

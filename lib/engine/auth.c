@@ -22,8 +22,6 @@
 #include "util/clock.h"
 
 #define FAIL_SLOTS	4096
-#define TOKEN_VERSION	1
-#define TOKEN_MAX	(1 + 1 + 64 + 4 + 8 + 16 + 64)
 
 struct login_fail {
 	char		 user[65];
@@ -41,7 +39,7 @@ iris__auth_init(struct iris_engine *eng, const char *dir)
 	ssize_t n;
 
 	if ((eng->fails = iris__calloc(FAIL_SLOTS, sizeof(*eng->fails))) ==
-	    NULL)
+	    NULL || iris__token_init(eng) != IRIS_OK)
 		return IRIS_ENOMEM;
 	snprintf(path, sizeof(path), "%s/server.key", dir);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
@@ -250,86 +248,36 @@ iris__auth_register(struct iris_session *s, struct iris_wire_msg *m)
 }
 
 /*
- * Session tokens: u8 version | u8 len | user | u32 device | u64 expires_ms
- * | 16-byte token id, then Ed25519 by the server key over "IRIS-TOKEN-v1"
- * and those bytes. Any node holding the public key can check one.
+ * tok: the token a token login presented, answered again while more than
+ * half its lifetime is left (no new signature: it was half the CPU of a
+ * token login); NULL, or a token past that, gets a fresh one.
  */
-static size_t
-token_make(struct iris_engine *eng, uint8_t out[TOKEN_MAX], const char *user,
-    uint32_t device, uint64_t expires, uint8_t id[16])
-{
-	uint8_t msg[13 + TOKEN_MAX];
-	size_t ulen = strlen(user), n = 0;
-	int i;
-
-	randombytes_buf(id, 16);
-	out[n++] = TOKEN_VERSION;
-	out[n++] = (uint8_t)ulen;
-	memcpy(out + n, user, ulen);
-	n += ulen;
-	for (i = 3; i >= 0; i--)
-		out[n++] = (uint8_t)(device >> (8 * i));
-	for (i = 7; i >= 0; i--)
-		out[n++] = (uint8_t)(expires >> (8 * i));
-	memcpy(out + n, id, 16);
-	n += 16;
-	memcpy(msg, "IRIS-TOKEN-v1", 13);
-	memcpy(msg + 13, out, n);
-	crypto_sign_detached(out + n, NULL, msg, 13 + n, eng->sign_sk);
-	return n + 64;
-}
-
-/* IRIS_OK, IRIS_EAUTH (forged or malformed), IRIS_ETIMEDOUT (expired). */
-static int
-token_check(struct iris_engine *eng, const uint8_t *t, size_t len,
-    char user[65], uint32_t *device, uint8_t id[16])
-{
-	uint8_t msg[13 + TOKEN_MAX];
-	uint64_t expires = 0;
-	size_t ulen, body;
-	int i;
-
-	if (len < 2 + 4 + 8 + 16 + 64 || len > TOKEN_MAX ||
-	    t[0] != TOKEN_VERSION)
-		return IRIS_EAUTH;
-	ulen = t[1];
-	body = 2 + ulen + 4 + 8 + 16;
-	if (body + 64 != len)
-		return IRIS_EAUTH;
-	memcpy(msg, "IRIS-TOKEN-v1", 13);
-	memcpy(msg + 13, t, body);
-	if (crypto_sign_verify_detached(t + body, msg, 13 + body,
-	    eng->sign_pk) != 0)
-		return IRIS_EAUTH;
-	memcpy(user, t + 2, ulen);
-	user[ulen] = '\0';
-	*device = (uint32_t)t[2 + ulen] << 24 | (uint32_t)t[3 + ulen] << 16 |
-	    (uint32_t)t[4 + ulen] << 8 | t[5 + ulen];
-	for (i = 0; i < 8; i++)
-		expires = expires << 8 | t[6 + ulen + i];
-	memcpy(id, t + 14 + ulen, 16);
-	return iris__clock_realtime_ms(NULL) < expires ? IRIS_OK :
-	    IRIS_ETIMEDOUT;
-}
-
 static void
 login_ok(struct iris_session *s, uint64_t rid, const char *user,
-    uint32_t device, int resumed)
+    uint32_t device, const uint8_t *tok, size_t toklen, uint64_t tok_expires,
+    const uint8_t tok_id[16])
 {
 	struct iris_engine *eng = iris__session_engine(s);
 	struct iris_wire_msg m;
 	iris_v1_LoggedIn *li;
 	uint8_t id[16];
-	uint64_t expires = iris__clock_realtime_ms(NULL) +
-	    iris__config_uint(eng->cfg, IRIS__OPT_TOKEN_LIFETIME);
+	uint64_t life = iris__config_uint(eng->cfg, IRIS__OPT_TOKEN_LIFETIME);
+	uint64_t now = iris__clock_realtime_ms(NULL);
 
-	iris__wire_msg_init(&m);
+	iris__wire_msg_init_body(&m, iris_v1_Frame_logged_in_tag);
 	m.f.request_id = rid;
-	m.f.which_body = iris_v1_Frame_logged_in_tag;
 	li = &m.f.body.logged_in;
-	li->session_token.size = (pb_size_t)token_make(eng,
-	    li->session_token.bytes, user, device, expires, id);
-	li->token_expires_ms = expires;
+	if (tok != NULL && tok_expires > now && tok_expires - now > life / 2 &&
+	    toklen <= sizeof(li->session_token.bytes)) {
+		memcpy(li->session_token.bytes, tok, toklen);
+		li->session_token.size = (pb_size_t)toklen;
+		li->token_expires_ms = tok_expires;
+		memcpy(id, tok_id, sizeof(id));
+	} else {
+		li->session_token.size = (pb_size_t)iris__token_make(eng,
+		    li->session_token.bytes, user, device, now + life, id);
+		li->token_expires_ms = now + life;
+	}
 	(void)iris_store_depth(eng->store, user, device, &li->acked_seq,
 	    &li->head_seq);
 	iris__session_login(s, user, device, id);
@@ -338,10 +286,10 @@ login_ok(struct iris_session *s, uint64_t rid, const char *user,
 		    "out of memory");
 		return;
 	}
-	eng->st[resumed ? ST_LOGINS_RESUMED : ST_LOGINS]++;
+	eng->st[tok != NULL ? ST_LOGINS_RESUMED : ST_LOGINS]++;
 	iris__log(&eng->log, IRIS_LOG_INFO, "%s: trace %s: %s/%u logged in%s",
 	    iris__session_peer(s), iris__session_trace(s), user, device,
-	    resumed ? " (token)" : "");
+	    tok != NULL ? " (token)" : "");
 	iris__session_send(s, &m);
 }
 
@@ -355,6 +303,7 @@ iris__auth_login(struct iris_session *s, struct iris_wire_msg *m)
 	const uint8_t *ch;
 	char user[65], tuser[65];
 	uint32_t retry, tdev;
+	uint64_t texp = 0;
 	size_t n;
 	int revoked, disabled = 0, rc;
 
@@ -384,8 +333,8 @@ iris__auth_login(struct iris_session *s, struct iris_wire_msg *m)
 		return;
 	}
 	if (lg->resume_token.size > 0) {
-		rc = token_check(eng, lg->resume_token.bytes,
-		    lg->resume_token.size, tuser, &tdev, id);
+		rc = iris__token_check(eng, lg->resume_token.bytes,
+		    lg->resume_token.size, tuser, &tdev, id, &texp);
 		if (rc == IRIS_OK && (strcmp(tuser, user) != 0 ||
 		    tdev != lg->device_id))
 			rc = IRIS_EAUTH;
@@ -400,7 +349,8 @@ iris__auth_login(struct iris_session *s, struct iris_wire_msg *m)
 			    iris_v1_ErrorCode_ERR_AUTH_FAILED, 0, NULL);
 			return;
 		}
-		login_ok(s, rid, user, lg->device_id, 1);
+		login_ok(s, rid, user, lg->device_id, lg->resume_token.bytes,
+		    lg->resume_token.size, texp, id);
 		return;
 	}
 	if ((ch = iris__session_take_challenge(s)) == NULL) {
@@ -422,7 +372,7 @@ iris__auth_login(struct iris_session *s, struct iris_wire_msg *m)
 		    0, "bad login signature");
 		return;
 	}
-	login_ok(s, rid, user, lg->device_id, 0);
+	login_ok(s, rid, user, lg->device_id, NULL, 0, 0, NULL);
 }
 
 /* Logout: with revoke_token, the token is dead before the answer. */

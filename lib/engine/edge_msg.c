@@ -87,9 +87,8 @@ reply_done(struct iris_session *s, uint64_t rid)
 {
 	struct iris_wire_msg m;
 
-	iris__wire_msg_init(&m);
+	iris__wire_msg_init_body(&m, iris_v1_Frame_done_tag);
 	m.f.request_id = rid;
-	m.f.which_body = iris_v1_Frame_done_tag;
 	iris__session_send(s, &m);
 }
 
@@ -148,10 +147,9 @@ sent(struct iris_bus_req *r, void *arg)
 		iris__edge_reply(s, r);
 		return;
 	}
-	iris__wire_msg_init(&m);
+	iris__wire_msg_init_body(&m, iris_v1_Frame_send_ack_tag);
 	m.f.request_id = r->rid;
 	memcpy(m.f.trace_id, r->from.trace, sizeof(m.f.trace_id));
-	m.f.which_body = iris_v1_Frame_send_ack_tag;
 	a = &m.f.body.send_ack;
 	a->msg_id = r->rep.msg_id;
 	a->duplicate = r->rep.duplicate;

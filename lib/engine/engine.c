@@ -268,6 +268,7 @@ iris_engine_free(struct iris_engine *eng)
 	iris__edge_fini(eng);
 	iris__sessions_free_zombies(eng);
 	iris__free(eng->fails);
+	iris__token_free(eng);
 	iris__free(eng->ip_buckets);
 	sodium_memzero(eng->sign_sk, sizeof(eng->sign_sk));
 	iris__tls_ctx_free(eng->tls);

@@ -182,6 +182,9 @@ struct iris_engine {
 	uint8_t			 sign_pk[32];	/* signs session tokens */
 	uint8_t			 sign_sk[64];
 	struct login_fail	*fails;		/* failed logins per account */
+	/* Tokens made or verified here (lib/engine/token.c). */
+	struct token_seen	*tokens_seen;
+	uint8_t			 tokens_key[32];
 	iris_register_cb	 register_cb;
 	void			*register_arg;
 };
@@ -269,6 +272,17 @@ void	 iris__admin_stop(struct iris_engine *eng);
 struct iris_metrics;
 int	 iris__metrics_start(struct iris_engine *eng);
 void	 iris__metrics_stop(struct iris_engine *eng);
+
+/* lib/engine/token.c: session tokens, made and checked. */
+#define IRIS_TOKEN_MAX	(1 + 1 + 64 + 4 + 8 + 16 + 64)
+int	 iris__token_init(struct iris_engine *eng);
+void	 iris__token_free(struct iris_engine *eng);
+size_t	 iris__token_make(struct iris_engine *eng, uint8_t out[IRIS_TOKEN_MAX],
+	    const char *user, uint32_t device, uint64_t expires, uint8_t id[16]);
+/* IRIS_OK, IRIS_EAUTH (forged or malformed), IRIS_ETIMEDOUT (expired). */
+int	 iris__token_check(struct iris_engine *eng, const uint8_t *t,
+	    size_t len, char user[65], uint32_t *device, uint8_t id[16],
+	    uint64_t *expires_ms);
 
 /* lib/engine/auth.c: registration, login, tokens, device lists. */
 int	 iris__auth_init(struct iris_engine *eng, const char *dir);

@@ -252,11 +252,17 @@ iris__session_send(struct iris_session *s, struct iris_wire_msg *m)
 	size_t need, len;
 	int rc;
 
-	if ((rc = iris__wire_size(m, &need)) != IRIS_OK)
-		return rc;
-	if (need > sizeof(small) && (buf = iris__malloc(need)) == NULL)
-		return IRIS_ENOMEM;
-	if ((rc = iris__wire_encode(m, buf, need, &len)) == IRIS_OK)
+	/* Most frames fit: encode once, and size only those that do not
+	 * (nanopb's sizing pass costs as much as the encoding). */
+	if ((rc = iris__wire_encode(m, small, sizeof(small), &len)) ==
+	    IRIS_ETOOBIG) {
+		if ((rc = iris__wire_size(m, &need)) != IRIS_OK)
+			return rc;
+		if ((buf = iris__malloc(need)) == NULL)
+			return IRIS_ENOMEM;
+		rc = iris__wire_encode(m, buf, need, &len);
+	}
+	if (rc == IRIS_OK)
 		rc = iris__session_write(s, buf, len, 1);
 	if (buf != small)
 		iris__free(buf);
@@ -483,7 +489,7 @@ on_frame(struct iris_session *s, const uint8_t *p, size_t n)
 	s->frame = p;
 	s->frame_len = n;
 	s->t0_us = iris__clock_realtime_us();
-	iris__wire_msg_init(&m);
+	iris__wire_msg_init_body(&m, 0);	/* the decode fills its body */
 	rc = iris__wire_decode(&m, p, n, &s->eng->lim);
 	memcpy(s->trace_raw, rc == IRIS_OK ? m.f.trace_id : zero_trace,
 	    sizeof(s->trace_raw));

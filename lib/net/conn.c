@@ -147,8 +147,10 @@ do_read(struct iris_netconn *c)
 		if (c->use_tls) {
 			n = mbedtls_ssl_read(&c->tls.ssl, buf, sizeof(buf));
 			if (n == MBEDTLS_ERR_SSL_WANT_READ ||
-			    n == MBEDTLS_ERR_SSL_WANT_WRITE)
+			    n == MBEDTLS_ERR_SSL_WANT_WRITE) {
+				(void)iris__tls_readahead(&c->tls);
 				return;
+			}
 			if (n == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || n == 0) {
 				fail(c, IRIS_OK);
 				return;
@@ -256,6 +258,7 @@ step_handshake(struct iris_netconn *c)
 
 	rc = iris__tls_handshake(&c->tls, &want_write);
 	if (rc == IRIS_EAGAIN) {
+		(void)iris__tls_readahead(&c->tls);
 		if (want_write)
 			event_add(c->wev, NULL);
 		return;

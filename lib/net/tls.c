@@ -18,6 +18,8 @@
 #include "net/tls.h"
 #include "util/alloc.h"
 
+#define READAHEAD	16384	/* bytes per recv */
+
 /* ECDHE with AEAD only (Debian's build also enables CBC and TLS 1.0/1.1). */
 static const int suites[] = {
 	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
@@ -62,21 +64,66 @@ net_send(void *arg, const unsigned char *buf, size_t len)
 	    MBEDTLS_ERR_NET_CONN_RESET : MBEDTLS_ERR_NET_SEND_FAILED;
 }
 
+/*
+ * One recv per read event instead of two per record (mbedTLS asks for the
+ * 5-byte header, then for the body): the socket is read into a buffer
+ * held while it has bytes, and mbedTLS is served from it.
+ */
 static int
 net_recv(void *arg, unsigned char *buf, size_t len)
 {
 	struct iris_tls *t = arg;
 	ssize_t n;
 
+	if (t->roff == t->rlen) {
+		/*
+		 * The last recv came back short, so the socket was empty
+		 * then: the read event (level-triggered) fires again when
+		 * more arrives. Saves the recv that would say EAGAIN.
+		 */
+		if (t->drained) {
+			t->drained = 0;
+			return MBEDTLS_ERR_SSL_WANT_READ;
+		}
+		if (t->rbuf == NULL &&
+		    (t->rbuf = iris__malloc(READAHEAD)) == NULL)
+			goto direct;	/* no memory: straight to the socket */
+		do
+			n = recv(t->fd, t->rbuf, READAHEAD, 0);
+		while (n < 0 && errno == EINTR);
+		if (n <= 0)
+			goto error;
+		t->roff = 0;
+		t->rlen = (size_t)n;
+		t->drained = (size_t)n < READAHEAD;
+	}
+	if (len > t->rlen - t->roff)
+		len = t->rlen - t->roff;
+	memcpy(buf, t->rbuf + t->roff, len);
+	t->roff += len;
+	return (int)len;
+direct:
 	do
 		n = recv(t->fd, buf, len, 0);
 	while (n < 0 && errno == EINTR);
+error:
 	if (n >= 0)
 		return (int)n;		/* 0: the peer closed */
 	if (errno == EAGAIN || errno == EWOULDBLOCK)
 		return MBEDTLS_ERR_SSL_WANT_READ;
 	return errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET :
 	    MBEDTLS_ERR_NET_RECV_FAILED;
+}
+
+size_t
+iris__tls_readahead(struct iris_tls *t)
+{
+	if (t->roff == t->rlen && t->rbuf != NULL) {
+		iris__free(t->rbuf);
+		t->rbuf = NULL;
+		t->roff = t->rlen = 0;
+	}
+	return t->rlen - t->roff;
 }
 
 /* Keeps what the RFC 5705 exporter needs, for the handshaking conn. */
@@ -305,6 +352,12 @@ void
 iris__tls_clear(struct iris_tls *t)
 {
 	mbedtls_ssl_free(&t->ssl);
+	if (t->rbuf != NULL)
+		mbedtls_platform_zeroize(t->rbuf, t->rlen);
+	iris__free(t->rbuf);
+	t->rbuf = NULL;
+	t->roff = t->rlen = 0;
+	t->drained = 0;
 	mbedtls_platform_zeroize(t->ms, sizeof(t->ms));
 	t->have_keys = 0;
 }

@@ -55,6 +55,11 @@ struct iris_tls {
 	struct iris_tls_ctx	*ctx;
 	mbedtls_ssl_context	 ssl;
 	int			 fd;
+	/* Read-ahead: one recv fills it, mbedTLS takes header and body from
+	 * it; held only while it has bytes (an idle connection has none). */
+	unsigned char		*rbuf;
+	size_t			 roff, rlen;
+	int			 drained;	/* the last recv was short */
 	int			 done;		/* handshake finished */
 	int			 resumed;	/* from a session ticket */
 	/* Client: the master secret of the session offered for resumption;
@@ -91,6 +96,8 @@ void	 iris__tls_ctx_free(struct iris_tls_ctx *ctx);
 int	 iris__tls_init(struct iris_tls *t, struct iris_tls_ctx *ctx, int fd,
 	    const char *hostname);
 void	 iris__tls_clear(struct iris_tls *t);
+/* Bytes read ahead and not yet taken by mbedTLS; frees an empty buffer. */
+size_t	 iris__tls_readahead(struct iris_tls *t);
 /* Steps the handshake: IRIS_OK when done, IRIS_EAGAIN to wait for the
  * socket (*want_write says which way), or IRIS_ETLS. */
 int	 iris__tls_handshake(struct iris_tls *t, int *want_write);

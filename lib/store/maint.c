@@ -137,7 +137,15 @@ prune_sends(struct iris_store *s, uint64_t now)
 	return SQLITE_OK;
 }
 
-/* The newest acked seq of a box old enough to go, at most a chunk on. */
+/*
+ * The newest acked seq of a box old enough to go, at most a chunk on: the
+ * rows are walked in seq order and the walk stops at the first one still
+ * within its retention. Seqs are given in arrival order, so that row is
+ * almost always the first (one row read per box and tick while nothing is
+ * due, where a max() over the chunk read up to a thousand); a row made
+ * "newer" by a wall clock stepping back holds the ones after it until it
+ * is due itself, so nothing is ever pruned early.
+ */
 static int
 prune_upto(struct iris_store *s, int64_t box, int64_t acked, int64_t pruned,
     uint64_t cutoff, int64_t *upto)
@@ -148,16 +156,15 @@ prune_upto(struct iris_store *s, int64_t box, int64_t acked, int64_t pruned,
 	*upto = pruned;
 	if (acked > pruned + PRUNE_CHUNK)
 		acked = pruned + PRUNE_CHUNK;
-	if ((rc = sqlite3_prepare_v2(s->wdb, "SELECT max(seq) FROM inbox"
-	    " WHERE box = ?1 AND seq > ?2 AND seq <= ?3 AND received_ms < ?4",
+	if ((rc = sqlite3_prepare_v2(s->wdb, "SELECT seq, received_ms FROM"
+	    " inbox WHERE box = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq",
 	    -1, &q, NULL)) != SQLITE_OK)
 		return rc;
 	sqlite3_bind_int64(q, 1, box);
 	sqlite3_bind_int64(q, 2, pruned);
 	sqlite3_bind_int64(q, 3, acked);
-	sqlite3_bind_int64(q, 4, (int64_t)cutoff);
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW &&
+	    (uint64_t)sqlite3_column_int64(q, 1) < cutoff)
 		*upto = sqlite3_column_int64(q, 0);
 	sqlite3_finalize(q);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;

@@ -5,8 +5,10 @@
  * and enforce the limits as they go, so nothing is held that the limits did
  * not allow. Byte fields become slices of the frame buffer.
  */
+#include <stddef.h>
 #include <string.h>
 
+#include <pb_common.h>
 #include <pb_decode.h>
 
 #include "iris.h"
@@ -321,6 +323,8 @@ dec_body(pb_istream_t *stream, const pb_field_t *field, void **arg)
 
 	/* A second body in one frame replaces the first (last one wins). */
 	drop_arrays(m);
+	if (field->data_size > m->dirty)
+		m->dirty = field->data_size;
 	switch (field->tag) {
 	case iris_v1_Frame_key_bundle_upload_tag:
 	case iris_v1_Frame_key_bundle_fetch_tag:
@@ -367,11 +371,69 @@ iris__wire_msg_init(struct iris_wire_msg *m)
 	memset(m, 0, sizeof(*m));
 }
 
+#define BODY_TAGS	256
+/* Body sizes by tag (0: not a body), filled once from the descriptor. Any
+ * thread may fill it; they store the same values, atomically. */
+static uint32_t body_sizes[BODY_TAGS];
+static int body_sizes_ready;
+
+static void
+body_sizes_init(void)
+{
+	iris_v1_Frame f;
+	pb_field_iter_t it;
+
+	if (!pb_field_iter_begin(&it, iris_v1_Frame_fields, &f))
+		return;
+	do
+		if (PB_HTYPE(it.type) == PB_HTYPE_ONEOF && it.tag < BODY_TAGS)
+			__atomic_store_n(&body_sizes[it.tag],
+			    (uint32_t)it.data_size, __ATOMIC_RELAXED);
+	while (pb_field_iter_next(&it));
+	__atomic_store_n(&body_sizes_ready, 1, __ATOMIC_RELEASE);
+}
+
+/* Bytes of the body union that member `which` spans. */
+static size_t
+body_size(pb_size_t which)
+{
+	uint32_t n;
+
+	if (!__atomic_load_n(&body_sizes_ready, __ATOMIC_ACQUIRE))
+		body_sizes_init();
+	if (which == 0)
+		return 0;
+	n = which < BODY_TAGS ? __atomic_load_n(&body_sizes[which],
+	    __ATOMIC_RELAXED) : 0;
+	/* An unknown tag: the whole union, to be safe. */
+	return n != 0 ? n : sizeof(((iris_v1_Frame *)NULL)->body);
+}
+
+/* Zeroes all but the body union, and the union's first n bytes. */
+static void
+zero_but_body(struct iris_wire_msg *m, size_t n)
+{
+	memset(m, 0, offsetof(struct iris_wire_msg, f.body));
+	memset(&m->f.body, 0, n);
+	memset((uint8_t *)m + offsetof(struct iris_wire_msg, envs), 0,
+	    sizeof(*m) - offsetof(struct iris_wire_msg, envs));
+}
+
+void
+iris__wire_msg_init_body(struct iris_wire_msg *m, pb_size_t which)
+{
+	zero_but_body(m, body_size(which));
+	m->f.which_body = which;
+}
+
 void
 iris__wire_msg_reset(struct iris_wire_msg *m)
 {
+	size_t n = body_size(m->f.which_body);
+
 	drop_arrays(m);
-	memset(m, 0, sizeof(*m));
+	/* Bodies written into and replaced by a decode are covered too. */
+	zero_but_body(m, m->dirty > n ? m->dirty : n);
 }
 
 /* The request id of a frame that failed to decode, if it has one. */

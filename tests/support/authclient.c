@@ -119,13 +119,26 @@ int
 ac_login_token(struct ac_conn *c, const struct ac_dev *d,
     const uint8_t *token, size_t len)
 {
-	struct iris_wire_msg m;
+	return ac_login_token_ex(c, d, token, len, NULL, NULL);
+}
+
+int
+ac_login_token_ex(struct ac_conn *c, const struct ac_dev *d,
+    const uint8_t *token, size_t len, uint8_t *got, size_t *glen)
+{
+	struct iris_wire_msg m, *r;
+	int rc;
 
 	login_msg(&m, d);
 	m.f.request_id = 4;
 	m.f.body.login.resume_token.size = (pb_size_t)len;
 	memcpy(m.f.body.login.resume_token.bytes, token, len);
-	return ac_ask(c, &m, NULL);
+	rc = ac_ask(c, &m, got != NULL ? &r : NULL);
+	if (rc == 0 && got != NULL) {
+		*glen = r->f.body.logged_in.session_token.size;
+		memcpy(got, r->f.body.logged_in.session_token.bytes, *glen);
+	}
+	return rc;
 }
 
 int

@@ -55,5 +55,8 @@ int	 ac_login(struct ac_conn *c, struct ac_dev *d, int how,
 /* Logs in with the given token bytes. */
 int	 ac_login_token(struct ac_conn *c, const struct ac_dev *d,
 	    const uint8_t *token, size_t len);
+/* The same, with the session token LoggedIn answers in got (192 bytes). */
+int	 ac_login_token_ex(struct ac_conn *c, const struct ac_dev *d,
+	    const uint8_t *token, size_t len, uint8_t *got, size_t *glen);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -164,7 +165,8 @@ registration_and_login(void)
 {
 	struct ac_dev alice, mallory, bob, alice2;
 	struct ac_conn a, b;
-	uint8_t token[256], bad[256];
+	uint8_t token[256], bad[256], got[256];
+	size_t glen = 0;
 	size_t tlen = 0;
 	char code[64], code2[64];
 	struct iris_wire_msg m, *r;
@@ -234,7 +236,23 @@ registration_and_login(void)
 
 	/* Tokens: resume; forged; expired. */
 	open_cx(&a);
-	EXPECT(ac_login_token(&a, &alice, token, tlen) == 0, "token login");
+	EXPECT(ac_login_token_ex(&a, &alice, token, tlen, got, &glen) == 0,
+	    "token login");
+	/* Well within its lifetime: the same token again, not re-signed. */
+	EXPECT(glen == tlen && memcmp(got, token, tlen) == 0,
+	    "a fresh token login got another token");
+	wc_close(&a.w);
+	/* Past half its lifetime (valid for a minute more): a new one. */
+	glen = forge_token(bad, &alice, (uint64_t)time(NULL) * 1000 + 60000);
+	open_cx(&a);
+	EXPECT(glen > 0 && ac_login_token_ex(&a, &alice, bad, glen, got,
+	    &glen) == 0, "token login, token near its end");
+	EXPECT(glen > 0 && memcmp(got, bad, glen) != 0,
+	    "a token near its end was not renewed");
+	wc_close(&a.w);
+	/* The renewed one resumes too (it was remembered when made). */
+	open_cx(&a);
+	EXPECT(ac_login_token(&a, &alice, got, glen) == 0, "renewed token");
 	wc_close(&a.w);
 	memcpy(bad, token, tlen);
 	bad[5] ^= 1;

@@ -648,8 +648,10 @@ all_answered(void *arg)
 	size_t *want = arg, n = 0;
 	int i;
 
+	/* A frame handed out before (taken) is still in n until the next
+	 * wc_next drops it: not an answer of this round. */
 	for (i = 0; i < NFETCHERS; i++)
-		n += W.f[i].c[0].w.n;
+		n += W.f[i].c[0].w.n - (size_t)(W.f[i].c[0].w.taken != 0);
 	return n >= *want;
 }
 

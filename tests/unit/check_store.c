@@ -603,6 +603,46 @@ START_TEST(test_store_retention)
 }
 END_TEST
 
+static int
+msgs_pruned3(void *arg)
+{
+	uint64_t v = 0;
+
+	iris_store_stat(arg, "pruned_messages", &v);
+	return v >= 3;
+}
+
+/* Only the acked messages past their retention go, not the newer ones. */
+START_TEST(test_store_retention_newer)
+{
+	static const char *const u[] = { "bob" };
+	static const uint32_t d[] = { 1 };
+	struct iris_store *s = open_store(NULL);
+	struct seen *sn;
+	struct res r;
+	uint64_t v = 0;
+	uint8_t i;
+
+	for (i = 1; i <= 3; i++)
+		append_wait(s, make_send(i, u, d, 1, "m"), &r);
+	__atomic_add_fetch(&fake_now, 3000000ULL, __ATOMIC_RELAXED);
+	for (i = 4; i <= 5; i++)
+		append_wait(s, make_send(i, u, d, 1, "m"), &r);
+	ack_wait(s, "bob", 1, 5);
+	/* 1..3 are past the hour, 4 and 5 are 40 minutes short of it. */
+	__atomic_add_fetch(&fake_now, 600000ULL + 1000, __ATOMIC_RELAXED);
+	ck_assert(run_until(base, msgs_pruned3, s, 5000));
+	sn = scan(s, "bob", 1, 0, 10);
+	ck_assert_uint_eq(sn->n, 2);
+	ck_assert_uint_eq(sn->seqs[0], 4);
+	ck_assert_uint_eq(sn->seqs[1], 5);
+	free(sn);
+	iris_store_stat(s, "pruned_messages", &v);
+	ck_assert_uint_eq(v, 3);
+	iris_store_close(s);
+}
+END_TEST
+
 START_TEST(test_store_scan_edges)
 {
 	static const char *const u[] = { "bob" };
@@ -882,6 +922,7 @@ suite_store(void)
 	tcase_add_test(tc, test_store_chain_holds_order);
 	tcase_add_test(tc, test_store_ack_receipts);
 	tcase_add_test(tc, test_store_retention);
+	tcase_add_test(tc, test_store_retention_newer);
 	tcase_add_test(tc, test_store_scan_edges);
 	tcase_add_test(tc, test_store_migrates_older_schema);
 	tcase_add_test(tc, test_store_refuses_newer_and_foreign);
