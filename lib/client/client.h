@@ -438,8 +438,11 @@ void	 iris__outbox_offline(struct iris_client *c);
 void	 iris__outbox_lists(struct iris_client *c, const char *user, int rc,
 	    int changed);
 void	 iris__outbox_free_all(struct iris_client *c);
-/* The client message id of our send the server named msg_id, from an
- * ack still committing: IRIS_OK or IRIS_ENOTFOUND. */
+/* outbox_ack.c: e was acknowledged (it leaves the outbox). The client
+ * message id of our send the server named msg_id, from an ack still
+ * committing: IRIS_OK or IRIS_ENOTFOUND. */
+void	 iris__outbox_acked(struct iris_client *c, struct ob_entry *e,
+	    const iris_v1_SendAck *a);
 int	 iris__outbox_acking(const struct iris_client *c, uint64_t msg_id,
 	    uint8_t cmid[16]);
 
