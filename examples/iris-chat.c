@@ -22,6 +22,7 @@
  *   /privacy everyone|contacts|nobody on|off
  *                        who sees our presence; whether we make receipts
  *   /whoami              user, device and identity key of this device
+ *   /verify USER         the safety number to compare with USER's
  *   /devices [USER]      a user's verified device list
  *   /link-token          a token for linking a further device
  *   /add-device ID KEY   (primary) add a linked device with its key (hex)
@@ -33,8 +34,8 @@
  *   /quit                leave once the outbox is empty (also at EOF)
  *
  * Events printed: online, connecting, offline, registered, linked, msg,
- * sent, receipt, read, identity, typing, presence, contacts, devices,
- * link-token, me, ok, error. Message text is printed with control
+ * sent, receipt, read, identity, undecryptable, healed, typing, presence,
+ * contacts, devices, link-token, me, safety, ok, error. Message text is printed with control
  * characters as '?'. Each message shown from another user is marked
  * read: a read receipt goes to its sender's devices (unless receipts are
  * turned off with /privacy) and to this user's other devices.
@@ -388,6 +389,21 @@ on_read(struct iris_client *c, const uint8_t id[16], const char *user,
 	emit("read %s %s %u %llu", h, user, device,
 	    (unsigned long long)time_ms);
 	((struct chat *)arg)->count[W_READ]++;
+	pump(arg);
+}
+
+/* "undecryptable USER DEVICE CAUSE": a message that did not decrypt is
+ * kept and asked for again; "healed USER DEVICE" when it came (it is
+ * then shown as a msg), "lost USER DEVICE" when it was given up. */
+static void
+on_decrypt(struct iris_client *c, const char *user, uint32_t device,
+    int cause, int healed, void *arg)
+{
+	(void)c;
+	if (healed == 0)
+		emit("undecryptable %s %u %d", user, device, cause);
+	else
+		emit("%s %s %u", healed > 0 ? "healed" : "lost", user, device);
 	pump(arg);
 }
 
@@ -963,6 +979,7 @@ main(int argc, char *argv[])
 	iris_client_set_error_cb(ch.client, on_error, &ch);
 	iris_client_set_read_cb(ch.client, on_read, &ch);
 	iris_client_set_identity_cb(ch.client, on_identity, &ch);
+	iris_client_set_decrypt_cb(ch.client, on_decrypt, &ch);
 	if (iris_client_user(ch.client, &device) != NULL && device != 0)
 		rc = iris_client_connect(ch.client);
 	else if (token != NULL)
