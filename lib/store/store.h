@@ -291,4 +291,11 @@ void	 iris__boxcache_note(struct iris_store *s, const char *user,
 	    uint32_t device, uint64_t acked, uint64_t head);
 void	 iris__boxcache_free(struct iris_store *s);
 
+/*
+ * lib/store/walbuf.c: the name of a VFS over below_name (NULL: the
+ * default) that writes a commit's WAL frames with one call at its sync;
+ * for synchronous=FULL only. NULL if it cannot be registered.
+ */
+const char *iris__walbuf_vfs(const char *below_name);
+
 #endif /* IRIS_STORE_STORE_H */
