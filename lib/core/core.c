@@ -187,10 +187,12 @@ iris__core_acct_submit(struct iris_core *core, struct iris_bus_req *req,
 	return rc;
 }
 
-static uint32_t
-slot_of(struct iris_core *core, const char *user)
+/* The first slot of the user's set. */
+static struct dl_slot *
+set_of(struct iris_core *core, const char *user)
 {
-	return (uint32_t)(iris__bus_hash(core->bus, user, 0) % DL_SLOTS);
+	return &core->dl[iris__bus_hash(core->bus, user, 0) %
+	    (DL_SLOTS / DL_WAYS) * DL_WAYS];
 }
 
 /* Fills info from the store: the account, then its signed list. */
@@ -229,26 +231,42 @@ devinfo_load(struct iris_core *core, const char *user, struct devinfo *info)
 const struct devinfo *
 iris__core_devinfo(struct iris_core *core, const char *user, int *rc)
 {
-	struct dl_slot *sl = &core->dl[slot_of(core, user)];
+	struct dl_slot *set = set_of(core, user), *sl = NULL;
+	int w;
 
 	*rc = IRIS_OK;
-	if (sl->valid && strcmp(sl->user, user) == 0)
-		return &sl->info;
+	for (w = 0; w < DL_WAYS; w++)
+		if (set[w].valid && strcmp(set[w].user, user) == 0) {
+			set[w].used = ++core->dl_clock;
+			return &set[w].info;
+		}
+	/* An empty way, else the least recently used. */
+	for (w = 0; w < DL_WAYS; w++) {
+		if (!set[w].valid) {
+			sl = &set[w];
+			break;
+		}
+		if (sl == NULL || set[w].used < sl->used)
+			sl = &set[w];
+	}
 	sl->valid = 0;
 	if ((*rc = devinfo_load(core, user, &sl->info)) != IRIS_OK)
 		return NULL;
 	snprintf(sl->user, sizeof(sl->user), "%s", user);
 	sl->valid = 1;
+	sl->used = ++core->dl_clock;
 	return &sl->info;
 }
 
 void
 iris__core_devinfo_forget(struct iris_core *core, const char *user)
 {
-	struct dl_slot *sl = &core->dl[slot_of(core, user)];
+	struct dl_slot *set = set_of(core, user);
+	int w;
 
-	if (strcmp(sl->user, user) == 0)
-		sl->valid = 0;
+	for (w = 0; w < DL_WAYS; w++)
+		if (strcmp(set[w].user, user) == 0)
+			set[w].valid = 0;
 }
 
 /* Requests from the bus, each to its service. */

@@ -22,11 +22,14 @@ struct devinfo {
 	uint32_t	 dev[IRIS_DEVICES_MAX];
 };
 
-#define DL_SLOTS	1024
+/* Two ways per set: a hot user whose slot another takes stays held. */
+#define DL_WAYS		2
+#define DL_SLOTS	4096	/* ~350 bytes each, touched as used */
 
 struct dl_slot {
 	char		 user[IRIS_USER_MAX + 1];
 	int		 valid;
+	uint64_t	 used;		/* the core's clock at the last hit */
 	struct devinfo	 info;
 };
 
@@ -66,6 +69,7 @@ struct iris_core {
 	struct core_op		*ops;
 	size_t			 nops;
 	struct dl_slot		*dl;
+	uint64_t		 dl_clock;
 	struct iris_hmap	 senders;	/* by conn: FIFO chains */
 	struct iris_hmap	 presence;	/* by user */
 	struct iris_hmap	 watchers;	/* by conn: subscriptions */

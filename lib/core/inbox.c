@@ -113,8 +113,11 @@ iris__core_ack(struct iris_core *core, struct iris_bus_req *req)
 	struct core_op *op;
 	int rc, receipts;
 
-	if ((rc = iris_store_depth(core->store, user, device, &cur, &head)) !=
-	    IRIS_OK) {
+	/* From memory; the file only confirms a refusal past the head. */
+	if ((rc = iris__store_position(core->store, user, device, 0, &cur,
+	    &head)) != IRIS_OK || (seq > head &&
+	    (rc = iris__store_position(core->store, user, device, 1, &cur,
+	    &head)) != IRIS_OK)) {
 		iris__core_store_error(core, req, IRIS_ESTORE);
 		return;
 	}
@@ -287,8 +290,10 @@ iris__core_sync(struct iris_core *core, struct iris_bus_req *req, int fetch)
 	struct page pg;
 	int rc;
 
-	if (iris_store_depth(core->store, req->from.user, req->from.device,
-	    &acked, &head) != IRIS_OK) {
+	if (iris__store_position(core->store, req->from.user,
+	    req->from.device, 0, &acked, &head) != IRIS_OK ||
+	    (after > head && iris__store_position(core->store,
+	    req->from.user, req->from.device, 1, &acked, &head) != IRIS_OK)) {
 		iris__core_store_error(core, req, IRIS_ESTORE);
 		return;
 	}
@@ -315,6 +320,9 @@ iris__core_sync(struct iris_core *core, struct iris_bus_req *req, int fetch)
 		    IRIS_ENOMEM);
 		return;
 	}
+	/* Rows committed since the loop last heard of a commit. */
+	if (pg.last > head)
+		head = pg.last;
 	req->rep.seq = pg.last;
 	req->rep.head = head;
 	req->rep.count = (uint32_t)pg.n;

@@ -86,6 +86,7 @@ iris__store_free_parts(struct iris_store *s)
 	iris__store_finalize(s->rs, RS_COUNT);
 	iris__store_finalize(s->rk, RK_COUNT);
 	sqlite3_close(s->rdb);
+	iris__boxcache_free(s);
 	/* Last: the files are closed, another handle may take them. */
 	iris__lockfile_release(s->lock_fd);
 	iris_config_free(s->cfg);

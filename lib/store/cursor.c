@@ -172,8 +172,13 @@ done_ack(struct iris_job *job, int deliver)
 {
 	struct iris_ack_job *a = (struct iris_ack_job *)job;
 	struct iris_store *s = a->store;
+	size_t i;
 
 	if (deliver && job->rc == IRIS_OK) {
+		iris__boxcache_note(s, a->user, a->device, a->acked, 0);
+		for (i = 0; i < a->nrcpts; i++)
+			iris__boxcache_note(s, a->rcpts[i].user,
+			    a->rcpts[i].device, 0, a->rcpts[i].seq);
 		/* Unacked depth: down by what the cursor passed, up by the
 		 * receipts it made. */
 		__atomic_sub_fetch(&s->n_depth, a->advanced, __ATOMIC_RELAXED);

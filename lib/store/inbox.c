@@ -371,7 +371,12 @@ static void
 done_send(struct iris_job *job, int deliver)
 {
 	struct iris_send *m = (struct iris_send *)job;
+	size_t i;
 
+	if (deliver && job->rc == IRIS_OK && !m->duplicate)
+		for (i = 0; i < m->n; i++)
+			iris__boxcache_note(m->store, m->t[i].user,
+			    m->t[i].device, 0, m->seqs[i]);
 	if (deliver && m->cb != NULL)
 		m->cb(m->store, job->rc, job->rc == IRIS_OK ? m->msg_id : 0,
 		    job->rc == IRIS_OK ? m->seqs : NULL,

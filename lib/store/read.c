@@ -32,9 +32,12 @@ const char *const iris__store_rsql[RS_COUNT] = {
 	    " ORDER BY contact LIMIT ?2",
 	[RS_DEPTH_ALL] = "SELECT coalesce(sum(head_seq - acked_seq), 0)"
 	    " FROM boxes",
-	/* The first unacked message of each inbox that has one. */
+	/* The first unacked message of each inbox that has one: boxes
+	 * first (CROSS JOIN keeps the order; the planner otherwise walked
+	 * the whole inbox table, ~10 000 page reads on the loop). */
 	[RS_OLDEST] = "SELECT min(i.received_ms) FROM boxes b"
-	    " JOIN inbox i ON i.box = b.id AND i.seq = b.acked_seq + 1"
+	    " CROSS JOIN inbox i ON i.box = b.id"
+	    " AND i.seq = b.acked_seq + 1"
 	    " WHERE b.head_seq > b.acked_seq",
 };
 

@@ -170,13 +170,17 @@ iris__store_db_open(struct iris_store *s, sqlite3 **dbp, int readonly,
     char *err, size_t errlen)
 {
 	sqlite3 *db = NULL;
+	const char *vfs = s->opts.vfs, *wb;
 	char pragmas[256];
 	int flags, rc;
 
 	*dbp = NULL;
 	flags = SQLITE_OPEN_NOMUTEX | (readonly ? SQLITE_OPEN_READONLY :
 	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-	rc = sqlite3_open_v2(s->path, &db, flags, s->opts.vfs);
+	/* A commit's WAL frames in one write (synchronous=FULL only). */
+	if (s->durable && !readonly && (wb = iris__walbuf_vfs(vfs)) != NULL)
+		vfs = wb;
+	rc = sqlite3_open_v2(s->path, &db, flags, vfs);
 	if (rc != SQLITE_OK) {
 		rc = fail(err, errlen, db, s->path, rc);
 		sqlite3_close(db);

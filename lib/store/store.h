@@ -103,6 +103,7 @@ struct iris_store {
 	sqlite3_stmt		*rk[RK_COUNT];
 	struct iris_worker	*w;
 	uint64_t		 n_busy;	/* appends refused: queue full */
+	struct iris__boxcache	*boxcache;	/* inbox positions */
 };
 
 struct iris_target {
@@ -278,5 +279,23 @@ extern const char *const iris__store_keys_rsql[RK_COUNT];
 extern const char *const iris__store_rsql[RS_COUNT];
 uint64_t iris__store_depth_all(struct iris_store *s);
 int	 iris__store_oldest_unacked(struct iris_store *s, uint64_t *ms);
+
+/*
+ * lib/store/boxcache.c: a device's cursor and head as committed, from
+ * memory (loop side). fresh: read the file (a refusal is confirmed so).
+ */
+int	 iris__store_position(struct iris_store *s, const char *user,
+	    uint32_t device, int fresh, uint64_t *acked, uint64_t *head);
+/* A commit raised them (0: unchanged); kept only if the entry is held. */
+void	 iris__boxcache_note(struct iris_store *s, const char *user,
+	    uint32_t device, uint64_t acked, uint64_t head);
+void	 iris__boxcache_free(struct iris_store *s);
+
+/*
+ * lib/store/walbuf.c: the name of a VFS over below_name (NULL: the
+ * default) that writes a commit's WAL frames with one call at its sync;
+ * for synchronous=FULL only. NULL if it cannot be registered.
+ */
+const char *iris__walbuf_vfs(const char *below_name);
 
 #endif /* IRIS_STORE_STORE_H */

@@ -439,6 +439,66 @@ START_TEST(test_store_cursor_and_cap)
 END_TEST
 
 /*
+ * The loop's copy of an inbox's cursor and head: raised by the completions
+ * of committed appends and acks without reading the file, and read from
+ * the file again when asked fresh (a change made behind the store's back
+ * shows there only).
+ */
+START_TEST(test_store_positions_follow_commits)
+{
+	static const char *const u[] = { "bob" };
+	static const uint32_t d[] = { 1 };
+	struct iris_store *s;
+	struct ackres ar;
+	struct res r;
+	uint64_t acked = 9, head = 9;
+	sqlite3 *db;
+	uint8_t i;
+
+	s = open_store(NULL);
+	ck_assert_int_eq(iris__store_position(s, "bob", 1, 0, &acked, &head),
+	    IRIS_OK);
+	ck_assert_uint_eq(acked, 0);
+	ck_assert_uint_eq(head, 0);
+	for (i = 1; i <= 3; i++) {
+		append_wait(s, make_send(i, u, d, 1, "m"), &r);
+		ck_assert_int_eq(r.rc, IRIS_OK);
+		ck_assert_int_eq(iris__store_position(s, "bob", 1, 0, &acked,
+		    &head), IRIS_OK);
+		ck_assert_uint_eq(head, i);
+	}
+	ar = ack_wait(s, "bob", 1, 2);
+	ck_assert_int_eq(ar.rc, IRIS_OK);
+	ck_assert_int_eq(iris__store_position(s, "bob", 1, 0, &acked, &head),
+	    IRIS_OK);
+	ck_assert_uint_eq(acked, 2);
+	ck_assert_uint_eq(head, 3);
+
+	/* Behind the store's back: only a fresh read sees it. */
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "UPDATE boxes SET head_seq = 7"
+	    " WHERE user = 'bob' AND device = 1", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	ck_assert_int_eq(iris__store_position(s, "bob", 1, 0, &acked, &head),
+	    IRIS_OK);
+	ck_assert_uint_eq(head, 3);
+	ck_assert_int_eq(iris__store_position(s, "bob", 1, 1, &acked, &head),
+	    IRIS_OK);
+	ck_assert_uint_eq(head, 7);
+	ck_assert_uint_eq(acked, 2);
+	ck_assert_int_eq(iris__store_position(s, "bob", 1, 0, &acked, &head),
+	    IRIS_OK);
+	ck_assert_uint_eq(head, 7);
+	/* Another device's inbox, never written: nothing to ack. */
+	ck_assert_int_eq(iris__store_position(s, "bob", 2, 0, &acked, &head),
+	    IRIS_OK);
+	ck_assert_uint_eq(head, 0);
+	iris_store_close(s);
+}
+END_TEST
+
+/*
  * A chain: once one of its sends is refused (here an inbox at its cap),
  * its later ones are refused too, even to another inbox with room, until
  * a new chain starts; sends outside chains are not held.
@@ -919,6 +979,7 @@ suite_store(void)
 	tcase_add_test(tc, test_store_send_is_a_unit_with_dedup);
 	tcase_add_test(tc, test_store_dedup_window);
 	tcase_add_test(tc, test_store_cursor_and_cap);
+	tcase_add_test(tc, test_store_positions_follow_commits);
 	tcase_add_test(tc, test_store_chain_holds_order);
 	tcase_add_test(tc, test_store_ack_receipts);
 	tcase_add_test(tc, test_store_retention);
