@@ -200,6 +200,19 @@ ct_done_cb(struct iris_client *c, int rc, void *arg)
 	d->rc = rc;
 }
 
+void
+ct_token_cb(struct iris_client *c, int rc, const char *token,
+    uint64_t expires_ms, void *arg)
+{
+	struct ct_token *t = arg;
+
+	(void)c, (void)expires_ms;
+	t->d.done = 1;
+	t->d.rc = rc;
+	if (token != NULL)
+		snprintf(t->token, sizeof(t->token), "%s", token);
+}
+
 static int
 is_done(void *arg)
 {

@@ -75,6 +75,13 @@ struct iris_client *ct_client(struct event_base *base,
 	    const char *user, const char *account, struct ct_rec *r);
 
 void	 ct_done_cb(struct iris_client *c, int rc, void *arg);
+/* A link token callback's outcome (wait on its d). */
+struct ct_token {
+	struct ct_done	 d;
+	char		 token[80];
+};
+void	 ct_token_cb(struct iris_client *c, int rc, const char *token,
+	    uint64_t expires_ms, void *arg);
 /* Runs base until d is done (or timeout_ms); returns d->rc or -1000. */
 int	 ct_wait_done(struct event_base *base, struct ct_done *d,
 	    unsigned timeout_ms);

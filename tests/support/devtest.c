@@ -89,34 +89,16 @@ dt_register(struct dt_env *env, struct dt_dev *d, const char *user)
 	    "register %s: %d %s", user, done.rc, iris_client_error(d->c));
 }
 
-struct token {
-	struct ct_done	 d;
-	char		 token[80];
-};
-
-static void
-token_cb(struct iris_client *c, int rc, const char *token, uint64_t exp,
-    void *arg)
-{
-	struct token *t = arg;
-
-	(void)c, (void)exp;
-	t->d.done = 1;
-	t->d.rc = rc;
-	if (token != NULL)
-		snprintf(t->token, sizeof(t->token), "%s", token);
-}
-
 uint32_t
 dt_link(struct dt_env *env, struct dt_dev *d, struct dt_dev *primary,
     const char *account, uint8_t key[32])
 {
 	struct ct_done done = { 0, 0 };
-	struct token tk;
+	struct ct_token tk;
 	uint32_t id = 0;
 
 	memset(&tk, 0, sizeof(tk));
-	CHECK(env, iris_client_link_token(primary->c, token_cb, &tk) ==
+	CHECK(env, iris_client_link_token(primary->c, ct_token_cb, &tk) ==
 	    IRIS_OK, "link token");
 	CHECK(env, ct_wait_done(env->base, &tk.d, DT_T) == IRIS_OK,
 	    "link token: %d", tk.d.rc);

@@ -108,24 +108,6 @@ devices_cb(struct iris_client *c, int rc, const char *user, uint64_t version,
 	}
 }
 
-struct token {
-	struct ct_done	 d;
-	char		 token[80];
-};
-
-static void
-token_cb(struct iris_client *c, int rc, const char *token, uint64_t exp,
-    void *arg)
-{
-	struct token *t = arg;
-
-	(void)c, (void)exp;
-	t->d.done = 1;
-	t->d.rc = rc;
-	if (token != NULL)
-		snprintf(t->token, sizeof(t->token), "%s", token);
-}
-
 static void
 registration(void)
 {
@@ -340,7 +322,7 @@ second_device(void)
 	struct ct_rec ra, rb;
 	struct iris_client *a, *b;
 	struct ct_done d = { 0, 0 };
-	struct token tk;
+	struct ct_token tk;
 	struct devs dv;
 	uint8_t key[32];
 	uint32_t dev = 0;
@@ -351,7 +333,7 @@ second_device(void)
 	EXPECT(iris_client_connect(a) == IRIS_OK, "connect");
 	EXPECT(ct_wait_state(base, &ra, IRIS_CLIENT_ONLINE, T), "online");
 	memset(&tk, 0, sizeof(tk));
-	EXPECT(iris_client_link_token(a, token_cb, &tk) == IRIS_OK, "token");
+	EXPECT(iris_client_link_token(a, ct_token_cb, &tk) == IRIS_OK, "token");
 	EXPECT(ct_wait_done(base, &tk.d, T) == IRIS_OK && tk.token[0] != '\0',
 	    "link token: %d", tk.d.rc);
 	/* Another account of the same store, same user. */
@@ -364,7 +346,7 @@ second_device(void)
 	EXPECT(iris_client_user(b, &dev) != NULL && dev == 2, "device %u",
 	    dev);
 	/* Only the primary signs; it adds the new device by its key. */
-	EXPECT(iris_client_link_token(b, token_cb, &tk) == IRIS_EDENIED,
+	EXPECT(iris_client_link_token(b, ct_token_cb, &tk) == IRIS_EDENIED,
 	    "token from a non-primary");
 	EXPECT(iris_client_add_device(b, 3, key, ct_done_cb, &d) ==
 	    IRIS_EDENIED, "add from a non-primary");

@@ -96,35 +96,17 @@ dev_register(struct dev *d)
 	    d->account, done.rc, iris_client_error(d->c));
 }
 
-struct token {
-	struct ct_done	 d;
-	char		 token[80];
-};
-
-static void
-token_cb(struct iris_client *c, int rc, const char *token, uint64_t exp,
-    void *arg)
-{
-	struct token *t = arg;
-
-	(void)c, (void)exp;
-	t->d.done = 1;
-	t->d.rc = rc;
-	if (token != NULL)
-		snprintf(t->token, sizeof(t->token), "%s", token);
-}
-
 /* A further device of primary's user, linked and listed. */
 static void
 dev_link(struct dev *d, struct dev *primary, const char *account)
 {
 	struct ct_done done = { 0, 0 };
-	struct token tk;
+	struct ct_token tk;
 	uint8_t key[32];
 	uint32_t id;
 
 	memset(&tk, 0, sizeof(tk));
-	EXPECT(iris_client_link_token(primary->c, token_cb, &tk) == IRIS_OK,
+	EXPECT(iris_client_link_token(primary->c, ct_token_cb, &tk) == IRIS_OK,
 	    "link token");
 	EXPECT(ct_wait_done(base, &tk.d, T) == IRIS_OK, "link token");
 	dev_open(d, primary->user, account);
