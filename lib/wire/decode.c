@@ -459,9 +459,23 @@ int
 iris__wire_decode(struct iris_wire_msg *m, const uint8_t *buf, size_t len,
     const struct iris_wire_limits *lim)
 {
+	int rc;
+
+	iris__wire_msg_reset(m);
+	m->lim = lim;
+	if ((rc = iris__wire_hot_decode(m, buf, len)) != IRIS__WIRE_NOT_HOT)
+		return rc;
+	return iris__wire_decode_pb(m, buf, len, lim);
+}
+
+int
+iris__wire_decode_pb(struct iris_wire_msg *m, const uint8_t *buf,
+    size_t len, const struct iris_wire_limits *lim)
+{
 	struct dec d = { m, buf, len };
 	pb_istream_t stream;
 
+	/* Also drops what a declined hot decode took. */
 	iris__wire_msg_reset(m);
 	m->lim = lim;
 	m->f.cb_body.funcs.decode = dec_body;
