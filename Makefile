@@ -299,7 +299,7 @@ bench-store: $(BUILD)/tests/bench/store_bench
 # minutes) and prints the table, `make bench FULL=1` at full scale;
 # BENCH_ARGS adds options (iris-bench -N: durability none, NOT durable).
 # bench-conn and bench-msg run its connection and messaging workloads.
-# The E2EE client-cost benchmark joins `make bench` once it exists.
+# `make bench` also runs the E2EE client-cost benchmark (bench-e2ee).
 BENCH_SCALE := $(if $(filter 1,$(FULL)),-F,)
 RUN_IRIS_BENCH = d=$$(mktemp -d) && cd $$d && \
 	    IRIS_BUILD=$(CURDIR)/$(BUILD) LD_LIBRARY_PATH=$(CURDIR)/$(BUILD) \

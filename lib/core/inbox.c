@@ -25,7 +25,8 @@ iris__core_doorbell(struct iris_core *core, const char *user,
 		return;
 	}
 	p->kind = IRIS_PUSH_DOORBELL;
-	snprintf(p->user, sizeof(p->user), "%s", user);
+	/* Copied, not formatted: one of these per stored message. */
+	memcpy(p->user, user, strnlen(user, sizeof(p->user) - 1));
 	p->device = device;
 	p->seq = seq;
 	p->prev = seq - 1;	/* seqs are dense */

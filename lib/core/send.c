@@ -270,7 +270,9 @@ check_devices(struct iris_core *core, struct iris_bus_req *req)
 	int code, stale = 0;
 
 	/* The sender's own list counts too: its other devices get copies. */
-	snprintf(g[ng].user, sizeof(g[ng].user), "%s", req->from.user);
+	k = strnlen(req->from.user, sizeof(g[ng].user) - 1);
+	memcpy(g[ng].user, req->from.user, k);
+	g[ng].user[k] = '\0';
 	g[ng++].stale = 0;
 	for (i = 0; i < s->nenvs; i++) {
 		for (k = 0; k < ng; k++)

@@ -25,7 +25,11 @@ iris__edge_caller(struct iris_session *s, struct iris_bus_caller *c)
 	if (s == NULL)
 		return;		/* the administrator */
 	user = iris__session_user(s, &c->device);
-	snprintf(c->user, sizeof(c->user), "%s", user != NULL ? user : "");
+	if (user != NULL) {
+		size_t n = strnlen(user, sizeof(c->user) - 1);
+
+		memcpy(c->user, user, n);	/* the memset ended it */
+	}
 	c->conn = iris__session_edge(s)->conn;
 	memcpy(c->trace, iris__session_trace_raw(s), sizeof(c->trace));
 	c->t0_us = iris__session_t0(s);

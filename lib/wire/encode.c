@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Frame encoding: the 4-byte length header, then the Frame, with the
- * callback fields written from the message's arrays and slices.
+ * callback fields written from the message's arrays and slices. The hot
+ * bodies are written by lib/wire/encode_hot.c; nanopb writes the rest.
  */
 #include <string.h>
 
@@ -136,6 +137,23 @@ prepare(struct iris_wire_msg *m)
 int
 iris__wire_size(struct iris_wire_msg *m, size_t *size)
 {
+	if (iris__wire_hot(m->f.which_body))
+		return iris__wire_hot_size(m, size);
+	return iris__wire_size_pb(m, size);
+}
+
+int
+iris__wire_encode(struct iris_wire_msg *m, uint8_t *out, size_t cap,
+    size_t *len)
+{
+	if (iris__wire_hot(m->f.which_body))
+		return iris__wire_hot_encode(m, out, cap, len);
+	return iris__wire_encode_pb(m, out, cap, len);
+}
+
+int
+iris__wire_size_pb(struct iris_wire_msg *m, size_t *size)
+{
 	size_t n;
 
 	prepare(m);
@@ -148,7 +166,7 @@ iris__wire_size(struct iris_wire_msg *m, size_t *size)
 }
 
 int
-iris__wire_encode(struct iris_wire_msg *m, uint8_t *out, size_t cap,
+iris__wire_encode_pb(struct iris_wire_msg *m, uint8_t *out, size_t cap,
     size_t *len)
 {
 	pb_ostream_t stream;

@@ -124,6 +124,33 @@ int	 iris__wire_size(struct iris_wire_msg *m, size_t *size);
 int	 iris__wire_encode(struct iris_wire_msg *m, uint8_t *out, size_t cap,
 	    size_t *len);
 
+/*
+ * The hot bodies (send, send_ack, deliver, ack, done, sync_page), which
+ * iris__wire_size() and iris__wire_encode() write without nanopb, byte for
+ * byte as nanopb would (lib/wire/encode_hot.c); the _pb forms always use
+ * nanopb (the reference the tests compare with). The _hot forms return
+ * IRIS__WIRE_NOT_HOT for any other body.
+ */
+#define IRIS__WIRE_NOT_HOT	1
+int	 iris__wire_hot(pb_size_t which_body);
+int	 iris__wire_hot_size(const struct iris_wire_msg *m, size_t *size);
+int	 iris__wire_hot_encode(const struct iris_wire_msg *m, uint8_t *out,
+	    size_t cap, size_t *len);
+/*
+ * Decoding's counterpart (lib/wire/decode_hot.c): a hot frame in the shape
+ * encoders write is read without nanopb, anything else declined
+ * (IRIS__WIRE_NOT_HOT) for iris__wire_decode_pb, nanopb only, to decode;
+ * IRIS_ENOMEM as that would answer it. The message must have been reset,
+ * with m->lim set.
+ */
+int	 iris__wire_hot_decode(struct iris_wire_msg *m, const uint8_t *buf,
+	    size_t len);
+int	 iris__wire_decode_pb(struct iris_wire_msg *m, const uint8_t *buf,
+	    size_t len, const struct iris_wire_limits *lim);
+int	 iris__wire_size_pb(struct iris_wire_msg *m, size_t *size);
+int	 iris__wire_encode_pb(struct iris_wire_msg *m, uint8_t *out,
+	    size_t cap, size_t *len);
+
 /* User ids: 1..64 bytes of UTF-8, no control characters, no whitespace. */
 int	 iris__wire_userid_ok(const uint8_t *p, size_t len);
 

@@ -131,12 +131,12 @@ void
 mc_send(struct iris_wire_msg *m, uint64_t rid, const uint8_t cmid[16],
     int msg_class, int transient)
 {
-	iris__wire_msg_init(m);
+	/* Of the 16 KiB body union only the Send is zeroed. */
+	iris__wire_msg_init_body(m, iris_v1_Frame_send_tag);
 	m->f.request_id = rid;
 	memset(m->f.trace_id, 0x5e, sizeof(m->f.trace_id));
 	m->f.trace_id[0] = (uint8_t)(rid >> 8);
 	m->f.trace_id[1] = (uint8_t)rid;
-	m->f.which_body = iris_v1_Frame_send_tag;
 	memcpy(m->f.body.send.client_msg_id, cmid, 16);
 	m->f.body.send.class = (iris_v1_MsgClass)msg_class;
 	m->f.body.send.transient = transient != 0;
@@ -203,9 +203,8 @@ mc_sync(struct iris_wire_msg *m, uint64_t rid, uint64_t after, uint32_t max)
 void
 mc_ack(struct iris_wire_msg *m, uint64_t rid, uint64_t seq)
 {
-	iris__wire_msg_init(m);
+	iris__wire_msg_init_body(m, iris_v1_Frame_ack_tag);
 	m->f.request_id = rid;
-	m->f.which_body = iris_v1_Frame_ack_tag;
 	m->f.body.ack.seq = seq;
 }
 

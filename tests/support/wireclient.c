@@ -194,7 +194,7 @@ wc_next(struct wc *w, unsigned timeout_ms)
 		if (!run_until(w->base, has_frame, w, timeout_ms) ||
 		    w->n == 0)
 			return NULL;
-		iris__wire_msg_init(&w->cur);
+		/* cur is zero or was reset; the decode resets it again. */
 		w->taken = 1;
 		if (iris__wire_decode(&w->cur, w->raw[w->head],
 		    w->rawlen[w->head], &w->lim) == IRIS_OK)

@@ -14,6 +14,7 @@ Suite	*suite_bucket(void);
 Suite	*suite_uuid(void);
 Suite	*suite_frame(void);
 Suite	*suite_msg(void);
+Suite	*suite_wire_hot(void);
 Suite	*suite_oom(void);
 Suite	*suite_worker(void);
 Suite	*suite_store(void);

@@ -110,6 +110,21 @@ void	 ib_server_stop(struct ib_server *s);
 int	 ib_server_commits(const struct ib_server *s, double *appends,
 	    double *commits);
 double	 ib_server_cpu(const struct ib_server *s);
+/*
+ * irisd's own send->ack histogram (iris_send_ack_seconds in /metrics):
+ * cumulative counts at its bucket bounds (seconds; the last +Inf).
+ * Returns the number of buckets read, or -1.
+ */
+#define IB_HBUCKETS	16
+struct ib_hist {
+	double		 le[IB_HBUCKETS], n[IB_HBUCKETS];
+	int		 nb;
+};
+int	 ib_server_hist(const struct ib_server *s, const char *name,
+	    struct ib_hist *h);
+/* The bucket bound (ms) under which fraction q of b - a fell; -1: none. */
+double	 ib_hist_quantile(const struct ib_hist *a, const struct ib_hist *b,
+	    double q);
 
 /* Output: a row of the table, and a JSON line per workload. */
 void	 ib_row(const char *workload, const char *figure, const char *fmt,

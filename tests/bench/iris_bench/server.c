@@ -113,6 +113,49 @@ ib_server_commits(const struct ib_server *s, double *appends,
 	return *appends >= 0 && *commits >= 0 ? 0 : -1;
 }
 
+int
+ib_server_hist(const struct ib_server *s, const char *name,
+    struct ib_hist *h)
+{
+	static char page[262144];
+	char key[128];
+	const char *p;
+	size_t n;
+
+	memset(h, 0, sizeof(*h));
+	if (s->metrics_port <= 0 || scrape_get(s->metrics_port, "/metrics",
+	    page, sizeof(page)) != 200)
+		return -1;
+	n = (size_t)snprintf(key, sizeof(key), "\n%s_bucket{le=\"", name);
+	for (p = page; (p = strstr(p, key)) != NULL && h->nb < IB_HBUCKETS;
+	    p += n) {
+		if (strncmp(p + n, "+Inf\"} ", 7) == 0) {
+			h->le[h->nb] = 1e300;
+			if (sscanf(p + n + 7, "%lf", &h->n[h->nb]) != 1)
+				return -1;
+		} else if (sscanf(p + n, "%lf\"} %lf", &h->le[h->nb],
+		    &h->n[h->nb]) != 2)
+			return -1;
+		h->nb++;
+	}
+	return h->nb > 0 ? h->nb : -1;
+}
+
+double
+ib_hist_quantile(const struct ib_hist *a, const struct ib_hist *b, double q)
+{
+	double total;
+	int i;
+
+	if (a->nb != b->nb || b->nb == 0 ||
+	    (total = b->n[b->nb - 1] - a->n[a->nb - 1]) <= 0)
+		return -1;
+	for (i = 0; i < b->nb; i++)
+		if (b->n[i] - a->n[i] >= q * total)
+			return b->le[i] * 1e3;
+	return -1;
+}
+
 double
 ib_server_cpu(const struct ib_server *s)
 {
