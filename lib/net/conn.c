@@ -364,8 +364,9 @@ setup(struct iris_netconn **cp, struct event_base *base, int fd,
 	int flags, one = 1, rc = IRIS_ENOMEM;
 
 	*cp = NULL;
-	if ((flags = fcntl(fd, F_GETFL)) < 0 ||
-	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+	/* Accepted sockets usually come non-blocking already. */
+	if ((flags = fcntl(fd, F_GETFL)) < 0 || ((flags & O_NONBLOCK) == 0 &&
+	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0))
 		return IRIS_EIO;
 	/*
 	 * Output is already coalesced per loop turn; Nagle would only hold
