@@ -5,9 +5,7 @@
  * extensions, the SHA-NI block give libsodium's SHA-256 for messages of
  * every length up to a few blocks and for long ones, the FIPS 180-4
  * examples among them; and mbedtls_internal_sha256_process drives
- * mbedTLS's own SHA-256 to the same digests. (The definition is exported
- * from this binary as from irisd, so the TLS handshakes of the net suites
- * run on it too.)
+ * mbedTLS's own SHA-256 to the same digests.
  */
 #include <stdio.h>
 #include <stdlib.h>
