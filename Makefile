@@ -94,13 +94,9 @@ $(BUILD)/obj/server/%.o: server/%.c
 	$(Q)$(CC) $(PUB_CPPFLAGS) -DIRIS_SYSCONFDIR=\"$(SYSCONFDIR)\" \
 	    $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
-# irisd's SHA-256 block function replaces mbedTLS's (server/irisd_sha256.c):
-# exported, so the library's calls through its PLT come to it.
 $(IRISD): $(IRISD_OBJS) $(LIB_SO)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) \
-	    -Wl,--export-dynamic-symbol=mbedtls_internal_sha256_process \
-	    -o $@ $(IRISD_OBJS) $(PROG_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(IRISD_OBJS) $(PROG_LIBS)
 
 IRISCTL      := $(BUILD)/irisctl
 IRISCTL_OBJS := $(BUILD)/obj/server/irisctl.o

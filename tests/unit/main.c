@@ -16,7 +16,7 @@ main(void)
 		suite_bucket, suite_uuid, suite_frame, suite_msg, suite_oom,
 		suite_worker, suite_store, suite_net, suite_netflight,
 		suite_hmap, suite_bus, suite_cstore, suite_client, suite_e2ee,
-		suite_e2ee_session, suite_durability, suite_sha256,
+		suite_e2ee_session, suite_durability,
 	};
 	SRunner *sr;
 	size_t i;

@@ -19,7 +19,6 @@ Suite	*suite_worker(void);
 Suite	*suite_store(void);
 Suite	*suite_net(void);
 Suite	*suite_netflight(void);
-Suite	*suite_sha256(void);
 Suite	*suite_hmap(void);
 Suite	*suite_bus(void);
 Suite	*suite_cstore(void);
