@@ -342,10 +342,10 @@ on_hello(struct iris_session *s, struct iris_wire_msg *in)
 		    0, "this server speaks protocol version 1");
 		return;
 	}
-	iris__wire_msg_init(&m);
+	/* Zeroed up to this body's size, not the whole union. */
+	iris__wire_msg_init_body(&m, iris_v1_Frame_server_hello_tag);
 	m.f.request_id = in->f.request_id;
 	memcpy(m.f.trace_id, in->f.trace_id, sizeof(m.f.trace_id));
-	m.f.which_body = iris_v1_Frame_server_hello_tag;
 	sh = &m.f.body.server_hello;
 	sh->version = IRIS_PROTOCOL_VERSION;
 	randombytes_buf(s->challenge, sizeof(s->challenge));

@@ -185,7 +185,19 @@ flush(struct iris_netconn *c)
 	size_t len;
 	ssize_t n;
 	unsigned char *p;
+	int rc;
 
+	/* The end of the handshake's last flight, if the socket was full. */
+	if (c->use_tls && (rc = iris__tls_flush(&c->tls)) != IRIS_OK) {
+		if (rc == IRIS_EAGAIN)
+			event_add(c->wev, NULL);
+		else {
+			snprintf(c->err, sizeof(c->err), "TLS: %s",
+			    c->tls.ctx->err);
+			fail(c, rc);
+		}
+		return;
+	}
 	while ((len = evbuffer_get_length(c->out)) > 0) {
 		if (c->retry_len != 0)
 			len = c->retry_len;
@@ -352,8 +364,9 @@ setup(struct iris_netconn **cp, struct event_base *base, int fd,
 	int flags, one = 1, rc = IRIS_ENOMEM;
 
 	*cp = NULL;
-	if ((flags = fcntl(fd, F_GETFL)) < 0 ||
-	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+	/* Accepted sockets usually come non-blocking already. */
+	if ((flags = fcntl(fd, F_GETFL)) < 0 || ((flags & O_NONBLOCK) == 0 &&
+	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0))
 		return IRIS_EIO;
 	/*
 	 * Output is already coalesced per loop turn; Nagle would only hold
@@ -536,11 +549,18 @@ iris__netconn_session_offer(struct iris_netconn *c, const uint8_t *buf,
 }
 
 const uint8_t *
-iris__netconn_binding(const struct iris_netconn *c)
+iris__netconn_binding(struct iris_netconn *c)
 {
 	static const uint8_t zeros[IRIS_BINDING_LEN];
+	const uint8_t *b;
 
-	return c->use_tls ? c->tls.binding : zeros;
+	if (!c->use_tls)
+		return zeros;
+	if (iris__tls_binding(&c->tls, &b) != IRIS_OK && c->state != CLOSED) {
+		snprintf(c->err, sizeof(c->err), "no channel binding");
+		fail(c, IRIS_ETLS);
+	}
+	return b;
 }
 
 const char *
@@ -553,6 +573,14 @@ int
 iris__netconn_resumed(const struct iris_netconn *c)
 {
 	return c->use_tls && c->tls.resumed;
+}
+
+void
+iris__netconn_sends(const struct iris_netconn *c, unsigned *sends,
+    unsigned *blocked)
+{
+	*sends = c->use_tls ? c->tls.sends : 0;
+	*blocked = c->use_tls ? c->tls.blocked : 0;
 }
 
 int

@@ -67,11 +67,19 @@ int	 iris__netconn_session_save(const struct iris_netconn *c, uint8_t *buf,
 int	 iris__netconn_session_offer(struct iris_netconn *c, const uint8_t *buf,
 	    size_t len);
 
-/* After on_open: the 32-byte login channel binding (zeros for plain). */
-const uint8_t *iris__netconn_binding(const struct iris_netconn *c);
+/*
+ * After on_open: the 32-byte login channel binding (zeros for plain),
+ * made on the first call. Should it fail, the connection is failed and
+ * the bytes are random: no signature over them verifies.
+ */
+const uint8_t *iris__netconn_binding(struct iris_netconn *c);
 const char *iris__netconn_alpn(const struct iris_netconn *c);
 int	 iris__netconn_resumed(const struct iris_netconn *c);
 int	 iris__netconn_is_tls(const struct iris_netconn *c);
+/* TLS: send(2) calls made so far, and how often a queued handshake
+ * flight met a full socket (for tests). */
+void	 iris__netconn_sends(const struct iris_netconn *c, unsigned *sends,
+	    unsigned *blocked);
 int	 iris__netconn_fd(const struct iris_netconn *c);
 /* Why the last failure happened (TLS or socket text). */
 const char *iris__netconn_error(const struct iris_netconn *c);

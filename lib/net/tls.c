@@ -19,6 +19,7 @@
 #include "util/alloc.h"
 
 #define READAHEAD	16384	/* bytes per recv */
+#define WQUEUE		4096	/* bytes of a handshake flight queued */
 
 /* ECDHE with AEAD only (Debian's build also enables CBC and TLS 1.0/1.1). */
 static const int suites[] = {
@@ -48,20 +49,85 @@ iris__tls_strerror(int rc, char *buf, size_t len)
 }
 
 static int
-net_send(void *arg, const unsigned char *buf, size_t len)
+send_errno(void)
 {
-	struct iris_tls *t = arg;
-	ssize_t n;
-
-	do
-		n = send(t->fd, buf, len, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n >= 0)
-		return (int)n;
 	if (errno == EAGAIN || errno == EWOULDBLOCK)
 		return MBEDTLS_ERR_SSL_WANT_WRITE;
 	return errno == EPIPE || errno == ECONNRESET ?
 	    MBEDTLS_ERR_NET_CONN_RESET : MBEDTLS_ERR_NET_SEND_FAILED;
+}
+
+/* Sends what a handshake flight left queued: 0 when all went, else
+ * MBEDTLS_ERR_SSL_WANT_WRITE (the rest stays) or an error. */
+static int
+send_queued(struct iris_tls *t)
+{
+	ssize_t n;
+
+	while (t->woff < t->wlen) {
+		do
+			n = send(t->fd, t->wbuf + t->woff, t->wlen - t->woff,
+			    MSG_NOSIGNAL);
+		while (n < 0 && errno == EINTR);
+		t->sends++;
+		if (n < 0) {
+			if (send_errno() == MBEDTLS_ERR_SSL_WANT_WRITE)
+				t->blocked++;
+			return send_errno();
+		}
+		t->woff += (size_t)n;
+	}
+	/* Sent: an open connection holds no write buffer. */
+	iris__free(t->wbuf);
+	t->wbuf = NULL;
+	t->woff = t->wlen = 0;
+	return 0;
+}
+
+/*
+ * mbedTLS hands over each record of a handshake flight on its own; while
+ * a handshake step runs (t->cork) they are queued and go in one send when
+ * it returns, instead of a send, a TCP segment and a wakeup of the peer
+ * each. Anything queued goes before anything sent after it.
+ */
+static int
+net_send(void *arg, const unsigned char *buf, size_t len)
+{
+	struct iris_tls *t = arg;
+	ssize_t n;
+	int rc;
+
+	if (t->cork && len <= WQUEUE - t->wlen) {
+		if (t->wbuf == NULL && (t->wbuf = iris__malloc(WQUEUE)) ==
+		    NULL)
+			goto direct;	/* no memory: straight to the socket */
+		memcpy(t->wbuf + t->wlen, buf, len);
+		t->wlen += len;
+		return (int)len;
+	}
+direct:
+	if (t->wlen > 0 && (rc = send_queued(t)) != 0)
+		return rc;
+	do
+		n = send(t->fd, buf, len, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	t->sends++;
+	return n >= 0 ? (int)n : send_errno();
+}
+
+int
+iris__tls_flush(struct iris_tls *t)
+{
+	int rc;
+
+	if (t->wlen == 0)
+		return IRIS_OK;
+	if ((rc = send_queued(t)) == 0)
+		return IRIS_OK;
+	if (rc == MBEDTLS_ERR_SSL_WANT_WRITE)
+		return IRIS_EAGAIN;
+	iris__tls_strerror(rc, t->ctx->err, sizeof(t->ctx->err));
+	return rc == MBEDTLS_ERR_NET_CONN_RESET ? IRIS_ECLOSED : IRIS_ETLS;
 }
 
 /*
@@ -358,6 +424,9 @@ iris__tls_clear(struct iris_tls *t)
 	t->rbuf = NULL;
 	t->roff = t->rlen = 0;
 	t->drained = 0;
+	iris__free(t->wbuf);
+	t->wbuf = NULL;
+	t->woff = t->wlen = 0;
 	mbedtls_platform_zeroize(t->ms, sizeof(t->ms));
 	t->have_keys = 0;
 }
@@ -365,15 +434,30 @@ iris__tls_clear(struct iris_tls *t)
 int
 iris__tls_handshake(struct iris_tls *t, int *want_write)
 {
-	int rc;
+	int rc, frc;
 
 	*want_write = 0;
+	/* The last flight first: the peer answers nothing before it. */
+	if ((frc = iris__tls_flush(t)) != IRIS_OK) {
+		*want_write = frc == IRIS_EAGAIN;
+		return frc == IRIS_EAGAIN ? IRIS_EAGAIN : IRIS_ETLS;
+	}
 	t->ctx->handshaking = t;
+	t->cork = 1;
 	rc = mbedtls_ssl_handshake(&t->ssl);
+	t->cork = 0;
 	t->ctx->handshaking = NULL;
+	/* The flight (or an alert) goes now; what the socket does not take
+	 * waits for it to be writable (see iris__tls_flush). */
+	frc = iris__tls_flush(t);
+	if (frc != IRIS_OK && frc != IRIS_EAGAIN && rc == 0)
+		return IRIS_ETLS;
 	if (rc == MBEDTLS_ERR_SSL_WANT_READ ||
 	    rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
-		*want_write = rc == MBEDTLS_ERR_SSL_WANT_WRITE;
+		if (frc != IRIS_OK && frc != IRIS_EAGAIN)
+			return IRIS_ETLS;
+		*want_write = rc == MBEDTLS_ERR_SSL_WANT_WRITE ||
+		    frc == IRIS_EAGAIN;
 		return IRIS_EAGAIN;
 	}
 	if (rc != 0) {
@@ -398,16 +482,37 @@ iris__tls_handshake(struct iris_tls *t, int *want_write)
 		    "certificate does not match the pinned key");
 		return IRIS_ETLS;
 	}
-	/* RFC 5705: PRF(master secret, label, client ‖ server random). */
-	if (!t->have_keys || mbedtls_ssl_tls_prf(t->prf, t->ms,
-	    sizeof(t->ms), IRIS_BINDING_LABEL, t->randoms,
-	    sizeof(t->randoms), t->binding, sizeof(t->binding)) != 0) {
+	/* The binding is made when asked for (a token login never does):
+	 * its inputs must be here now. */
+	if (!t->have_keys) {
 		snprintf(t->ctx->err, sizeof(t->ctx->err),
 		    "no key material for the channel binding");
 		return IRIS_ETLS;
 	}
-	mbedtls_platform_zeroize(t->ms, sizeof(t->ms));
-	t->have_keys = 0;
 	t->done = 1;
 	return IRIS_OK;
+}
+
+int
+iris__tls_binding(struct iris_tls *t, const uint8_t **binding)
+{
+	int rc = IRIS_OK;
+
+	*binding = t->binding;
+	if (t->have_binding)
+		return IRIS_OK;
+	/* RFC 5705: PRF(master secret, label, client ‖ server random). */
+	if (!t->done || !t->have_keys || mbedtls_ssl_tls_prf(t->prf, t->ms,
+	    sizeof(t->ms), IRIS_BINDING_LABEL, t->randoms,
+	    sizeof(t->randoms), t->binding, sizeof(t->binding)) != 0) {
+		/* Nothing anyone can sign for stands in for it. */
+		if (mbedtls_ctr_drbg_random(&t->ctx->drbg, t->binding,
+		    sizeof(t->binding)) != 0)
+			memset(t->binding, 0xa5, sizeof(t->binding));
+		rc = IRIS_ETLS;
+	}
+	mbedtls_platform_zeroize(t->ms, sizeof(t->ms));
+	t->have_keys = 0;
+	t->have_binding = 1;
+	return rc;
 }

@@ -60,16 +60,26 @@ struct iris_tls {
 	unsigned char		*rbuf;
 	size_t			 roff, rlen;
 	int			 drained;	/* the last recv was short */
+	/* A handshake flight, queued while a handshake step runs (cork) and
+	 * sent in one go; held only until the socket has taken it. */
+	unsigned char		*wbuf;
+	size_t			 woff, wlen;
+	int			 cork;
+	unsigned		 sends;		/* send(2) calls made */
+	unsigned		 blocked;	/* queued bytes met a full socket */
 	int			 done;		/* handshake finished */
 	int			 resumed;	/* from a session ticket */
 	/* Client: the master secret of the session offered for resumption;
 	 * a resumed handshake keeps it. Wiped after the handshake. */
 	unsigned char		 offered_ms[48];
 	int			 offered;
-	int			 have_keys;	/* exporter inputs captured */
+	/* The exporter's inputs, captured in the handshake and wiped once
+	 * the binding is made from them (or with the connection). */
+	int			 have_keys;
 	unsigned char		 ms[48];
 	unsigned char		 randoms[64];
 	mbedtls_tls_prf_types	 prf;
+	int			 have_binding;
 	uint8_t			 binding[IRIS_BINDING_LEN];
 };
 
@@ -101,6 +111,16 @@ size_t	 iris__tls_readahead(struct iris_tls *t);
 /* Steps the handshake: IRIS_OK when done, IRIS_EAGAIN to wait for the
  * socket (*want_write says which way), or IRIS_ETLS. */
 int	 iris__tls_handshake(struct iris_tls *t, int *want_write);
+/*
+ * After the handshake: the login channel binding (RFC 5705 exporter),
+ * made on the first call. IRIS_ETLS if it cannot be: *binding then holds
+ * random bytes that no signature can match.
+ */
+int	 iris__tls_binding(struct iris_tls *t, const uint8_t **binding);
+/* Sends what the last handshake flight left queued: IRIS_OK when none is
+ * left, IRIS_EAGAIN to wait for the socket to be writable, or an error
+ * (IRIS_ECLOSED, IRIS_ETLS). */
+int	 iris__tls_flush(struct iris_tls *t);
 
 /* Certificates (lib/net/cert.c). */
 int	 iris__cert_load_or_make(mbedtls_x509_crt *crt, mbedtls_pk_context *pk,

@@ -349,6 +349,7 @@ START_TEST(test_net_ticket_resumes_after_restart)
 	uint8_t sess[4096], bind1[IRIS_BINDING_LEN];
 	size_t slen;
 	struct lsn l;
+	unsigned sends, blocked;
 	int round;
 
 	listen_on(&l, sctx);
@@ -358,6 +359,11 @@ START_TEST(test_net_ticket_resumes_after_restart)
 	ck_assert(run_until(base, both_open, both, 10000));
 	ck_assert(!iris__netconn_resumed(l.srv.c));
 	ck_assert(!iris__netconn_resumed(cl.c));
+	/* Each flight in one send: the server's two, the client's two. */
+	iris__netconn_sends(l.srv.c, &sends, &blocked);
+	ck_assert_uint_eq(sends, 2);
+	iris__netconn_sends(cl.c, &sends, &blocked);
+	ck_assert_uint_eq(sends, 2);
 	memcpy(bind1, iris__netconn_binding(cl.c), sizeof(bind1));
 	ck_assert_int_eq(iris__netconn_session_save(cl.c, sess, sizeof(sess),
 	    &slen), IRIS_OK);
@@ -381,6 +387,11 @@ START_TEST(test_net_ticket_resumes_after_restart)
 		    "round %d: no resumption", round);
 		ck_assert_msg(iris__netconn_resumed(cl.c),
 		    "round %d: the client did not see it resume", round);
+		/* ServerHello to Finished, with the new ticket: one send. */
+		iris__netconn_sends(l.srv.c, &sends, &blocked);
+		ck_assert_uint_eq(sends, 1);
+		iris__netconn_sends(cl.c, &sends, &blocked);
+		ck_assert_uint_eq(sends, 2);
 		/* A resumed session has its own binding. */
 		ck_assert_mem_eq(iris__netconn_binding(cl.c),
 		    iris__netconn_binding(l.srv.c), IRIS_BINDING_LEN);

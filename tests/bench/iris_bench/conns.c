@@ -163,8 +163,7 @@ ib_reconnect(const struct ib_opts *o, struct ib_server *s)
 	struct event_base *base = event_base_new();
 	struct cred cr;
 	double full_ms, full_rate, tick_ms, tick_rate;
-	/* Tickets are cheap: more of them, for the CPU clock's tick. */
-	int tickets = 10 * o->logins;
+	int tickets = o->tickets;
 
 	if (cred_new(&cr, base, s) != 0 ||
 	    storm(base, s, &cr, 0, o->logins, &full_ms, &full_rate) != 0 ||

@@ -34,6 +34,7 @@ struct ib_opts {
 	unsigned	 backlog;	/* drain */
 	int		 idle_conns;
 	int		 logins;	/* reconnect, full handshakes */
+	int		 tickets;	/* reconnect, ticket resumes */
 	double		 fsync_s;
 	char		 workloads[128];
 };

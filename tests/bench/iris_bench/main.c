@@ -5,8 +5,11 @@
  * runs against a fresh irisd in a fresh directory under the current one.
  *   iris-bench [-F | -S] [-N] [-w durable,latency,drain,idle,reconnect]
  *              [-u users] [-s level_seconds] [-r rate,rate,...]
+ *              [-l full_logins] [-t ticket_logins]
  * -F: full scale; -S: smoke (seconds); -N: irisd with durability none
  * (NOT durable, for comparisons with servers that ack before fsync).
+ * -l and -t set the reconnect workload's counts (for profiles that take
+ * the difference of two runs).
  * Exit 0 only when every workload ran clean; a failed one prints why and
  * no figure.
  */
@@ -68,7 +71,8 @@ static int
 usage(void)
 {
 	fprintf(stderr, "usage: iris-bench [-F | -S] [-N] [-w workloads] "
-	    "[-u users] [-s level_seconds] [-r rate,...]\n");
+	    "[-u users] [-s level_seconds] [-r rate,...] [-l full_logins] "
+	    "[-t ticket_logins]\n");
 	return 2;
 }
 
@@ -78,14 +82,15 @@ main(int argc, char **argv)
 	struct ib_opts o;
 	struct ib_server s;
 	struct utsname u;
-	const char *users = NULL, *secs = NULL, *list = NULL;
+	const char *users = NULL, *secs = NULL, *list = NULL, *full = NULL;
+	const char *tickets = NULL;
 	size_t i;
 	int c, bad = 0, ran = 0;
 
 	memset(&o, 0, sizeof(o));
 	snprintf(o.workloads, sizeof(o.workloads),
 	    "durable,latency,drain,idle,reconnect");
-	while ((c = getopt(argc, argv, "FSNw:u:s:r:")) != -1)
+	while ((c = getopt(argc, argv, "FSNw:u:s:r:l:t:")) != -1)
 		switch (c) {
 		case 'F': o.full = 1; break;
 		case 'S': o.smoke = 1; break;
@@ -97,6 +102,8 @@ main(int argc, char **argv)
 		case 'u': users = optarg; break;
 		case 's': secs = optarg; break;
 		case 'r': list = optarg; break;
+		case 'l': full = optarg; break;
+		case 't': tickets = optarg; break;
 		default: return usage();
 		}
 	if (optind != argc || (o.full && o.smoke))
@@ -108,7 +115,12 @@ main(int argc, char **argv)
 		o.level_s = atof(secs);
 	if (list != NULL)
 		rates(&o, list);
-	if (o.users < 2 || o.level_s <= 0 || o.nlevels == 0)
+	if (full != NULL)
+		o.logins = atoi(full);
+	/* Tickets are cheap: more of them, for the CPU clock's tick. */
+	o.tickets = tickets != NULL ? atoi(tickets) : 10 * o.logins;
+	if (o.users < 2 || o.level_s <= 0 || o.nlevels == 0 || o.logins < 1 ||
+	    o.tickets < 1)
 		return usage();
 	signal(SIGPIPE, SIG_IGN);
 	if (sodium_init() < 0)
