@@ -293,8 +293,21 @@ login_ok(struct iris_session *s, uint64_t rid, const char *user,
 	iris__session_send(s, &m);
 }
 
+static void login(struct iris_session *, struct iris_wire_msg *);
+
+/* Its reads (device, account, token revocation, inbox) in one snapshot. */
 void
 iris__auth_login(struct iris_session *s, struct iris_wire_msg *m)
+{
+	struct iris_store *store = iris__session_engine(s)->store;
+
+	iris__acct_read_hold(store);
+	login(s, m);
+	iris__acct_read_release(store);
+}
+
+static void
+login(struct iris_session *s, struct iris_wire_msg *m)
 {
 	const iris_v1_Login *lg = &m->f.body.login;
 	struct iris_engine *eng = iris__session_engine(s);

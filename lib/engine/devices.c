@@ -139,13 +139,17 @@ iris__auth_revoked(struct iris_session *s)
 
 	if ((user = iris__session_user(s, &device)) == NULL)
 		return 0;
-	if (iris__acct_device(eng->store, user, device, key, &revoked) ==
-	    IRIS_OK && revoked)
-		return 1;
-	if (iris__acct_user(eng->store, user, &revoked) == IRIS_OK && revoked)
-		return 1;	/* the account was disabled */
-	return iris__acct_revoked(eng->store, IRIS_REVOKE_TOKEN,
-	    iris__session_token_id(s), 16) == 1;
+	iris__acct_read_hold(eng->store);
+	if ((iris__acct_device(eng->store, user, device, key, &revoked) ==
+	    IRIS_OK && revoked) ||
+	    /* the account was disabled */
+	    (iris__acct_user(eng->store, user, &revoked) == IRIS_OK &&
+	    revoked) ||
+	    iris__acct_revoked(eng->store, IRIS_REVOKE_TOKEN,
+	    iris__session_token_id(s), 16) == 1)
+		revoked = 1;
+	iris__acct_read_release(eng->store);
+	return revoked;
 }
 
 void

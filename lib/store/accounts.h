@@ -117,4 +117,12 @@ int	 iris__acct_is_contact(struct iris_store *s, const char *user,
 int	 iris__acct_contacts(struct iris_store *s, const char *user,
 	    size_t max, void (*cb)(const char *contact, void *arg), void *arg);
 
+/*
+ * One read snapshot around several reads of one synchronous call on the
+ * loop (a login's checks): one read transaction instead of one per
+ * statement. Nests; never held across a return to the loop.
+ */
+void	 iris__acct_read_hold(struct iris_store *s);
+void	 iris__acct_read_release(struct iris_store *s);
+
 #endif /* IRIS_STORE_ACCOUNTS_H */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "iris.h"
+#include "store/accounts.h"
 #include "store/store.h"
 
 const char *const iris__store_rsql[RS_COUNT] = {
@@ -35,11 +36,23 @@ const char *const iris__store_rsql[RS_COUNT] = {
 	/* The first unacked message of each inbox that has one: boxes
 	 * first (CROSS JOIN keeps the order; the planner otherwise walked
 	 * the whole inbox table, ~10 000 page reads on the loop). */
+	[RS_BEGIN] = "BEGIN",
+	[RS_COMMIT] = "COMMIT",
 	[RS_OLDEST] = "SELECT min(i.received_ms) FROM boxes b"
 	    " CROSS JOIN inbox i ON i.box = b.id"
 	    " AND i.seq = b.acked_seq + 1"
 	    " WHERE b.head_seq > b.acked_seq",
 };
+
+/* Steps a statement that returns no rows, and resets it. */
+static int
+step_rdone(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return rc;
+}
 
 static int
 read_error(struct iris_store *s, const char *what)
@@ -195,4 +208,27 @@ iris_message_data(const struct iris_message *m, size_t *len)
 	if (len != NULL)
 		*len = m->len;
 	return m->data;
+}
+
+/*
+ * A read transaction around the reads of one synchronous call: they see
+ * one snapshot and take the WAL's read mark once, not once per statement
+ * (a token login's four checks were four read transactions, each with
+ * its locks). Deferred: the snapshot starts at the first read.
+ */
+void
+iris__acct_read_hold(struct iris_store *s)
+{
+	if (s->read_hold++ == 0 && sqlite3_get_autocommit(s->rdb))
+		(void)step_rdone(s->rs[RS_BEGIN]);
+}
+
+void
+iris__acct_read_release(struct iris_store *s)
+{
+	if (s->read_hold == 0 || --s->read_hold > 0 ||
+	    sqlite3_get_autocommit(s->rdb))
+		return;
+	if (step_rdone(s->rs[RS_COMMIT]) != SQLITE_DONE)
+		(void)sqlite3_exec(s->rdb, "ROLLBACK", NULL, NULL, NULL);
 }

@@ -42,7 +42,7 @@ enum {
 enum {
 	RS_SCAN, RS_DEPTH, RS_DEVICE, RS_USER, RS_DEVLIST, RS_REVOKED,
 	RS_SETTINGS, RS_CONTACT, RS_CONTACTS, RS_DEPTH_ALL, RS_OLDEST,
-	RS_COUNT
+	RS_BEGIN, RS_COMMIT, RS_COUNT
 };
 
 /* Statements of the key directory (lib/store/keys.c): writer, read. */
@@ -104,6 +104,7 @@ struct iris_store {
 	struct iris_worker	*w;
 	uint64_t		 n_busy;	/* appends refused: queue full */
 	struct iris__boxcache	*boxcache;	/* inbox positions */
+	unsigned		 read_hold;	/* iris__acct_read_hold depth */
 };
 
 struct iris_target {

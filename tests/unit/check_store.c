@@ -15,6 +15,7 @@
 
 #include "iris.h"
 #include "iris_store.h"
+#include "store/accounts.h"
 #include "store/store.h"
 #include "util/alloc.h"
 #include "loop.h"
@@ -494,6 +495,45 @@ START_TEST(test_store_positions_follow_commits)
 	ck_assert_int_eq(iris__store_position(s, "bob", 2, 0, &acked, &head),
 	    IRIS_OK);
 	ck_assert_uint_eq(head, 0);
+	iris_store_close(s);
+}
+END_TEST
+
+/*
+ * A read hold: the reads inside it see one snapshot (a commit made in
+ * between shows only after the release), holds nest, a release without a
+ * hold does nothing, and after the last release reads are live again.
+ */
+START_TEST(test_store_read_hold_one_snapshot)
+{
+	static const char *const u[] = { "bob" };
+	static const uint32_t d[] = { 1 };
+	struct iris_store *s;
+	struct res r;
+	uint64_t head = 9;
+
+	s = open_store(NULL);
+	iris__acct_read_release(s);		/* not held: nothing */
+	append_wait(s, make_send(1, u, d, 1, "m"), &r);
+	ck_assert_int_eq(r.rc, IRIS_OK);
+	iris__acct_read_hold(s);
+	iris__acct_read_hold(s);
+	ck_assert_int_eq(iris_store_depth(s, "bob", 1, NULL, &head), IRIS_OK);
+	ck_assert_uint_eq(head, 1);
+	append_wait(s, make_send(2, u, d, 1, "m"), &r);
+	ck_assert_int_eq(r.rc, IRIS_OK);
+	ck_assert_int_eq(iris_store_depth(s, "bob", 1, NULL, &head), IRIS_OK);
+	ck_assert_uint_eq(head, 1);		/* the snapshot */
+	iris__acct_read_release(s);
+	ck_assert_int_eq(iris_store_depth(s, "bob", 1, NULL, &head), IRIS_OK);
+	ck_assert_uint_eq(head, 1);		/* still held once */
+	iris__acct_read_release(s);
+	ck_assert_int_eq(iris_store_depth(s, "bob", 1, NULL, &head), IRIS_OK);
+	ck_assert_uint_eq(head, 2);
+	iris__acct_read_release(s);
+	append_wait(s, make_send(3, u, d, 1, "m"), &r);
+	ck_assert_int_eq(iris_store_depth(s, "bob", 1, NULL, &head), IRIS_OK);
+	ck_assert_uint_eq(head, 3);		/* live */
 	iris_store_close(s);
 }
 END_TEST
@@ -990,6 +1030,7 @@ suite_store(void)
 	tcase_add_test(tc, test_store_one_handle_at_a_time);
 	tcase_add_test(tc, test_store_bad_input);
 	tcase_add_test(tc, test_store_close_inside_callback);
+	tcase_add_test(tc, test_store_read_hold_one_snapshot);
 	suite_add_tcase(s, tc);
 	return s;
 }
