@@ -63,6 +63,22 @@ value(void)
 
 static uint8_t pool[MAX_PAYLOAD];
 
+static void fill(uint8_t *, size_t);
+
+/* Seeds rng from IRIS_TEST_SEED or the clock, says so, fills the pool. */
+static void
+seed_rng(const char *what)
+{
+	uint64_t seed = getenv("IRIS_TEST_SEED") != NULL ?
+	    strtoull(getenv("IRIS_TEST_SEED"), NULL, 0) :
+	    (uint64_t)time(NULL) ^ (uint64_t)clock() << 32;
+
+	printf("check_wire_hot: %s seed %llu (IRIS_TEST_SEED replays)\n",
+	    what, (unsigned long long)seed);
+	rng = seed | 1;
+	fill(pool, sizeof(pool));
+}
+
 static void
 fill(uint8_t *p, size_t n)
 {
@@ -196,18 +212,12 @@ START_TEST(test_wire_hot_matches_nanopb)
 	static uint8_t buf[16384];
 	struct iris_wire_limits lim;
 	struct iris_wire_msg m, d;
-	uint64_t seed, r;
+	uint64_t r;
 	size_t hs, ps, len, cap;
 	pb_size_t which;
 	int rh, rp;
 
-	seed = getenv("IRIS_TEST_SEED") != NULL ?
-	    strtoull(getenv("IRIS_TEST_SEED"), NULL, 0) :
-	    (uint64_t)time(NULL) ^ (uint64_t)clock() << 32;
-	printf("check_wire_hot: seed %llu (IRIS_TEST_SEED replays)\n",
-	    (unsigned long long)seed);
-	rng = seed | 1;
-	fill(pool, sizeof(pool));
+	seed_rng("encode");
 	iris__wire_limits_max(&lim);
 	iris__wire_msg_init(&m);
 	iris__wire_msg_init(&d);
@@ -354,18 +364,12 @@ START_TEST(test_wire_hot_decode_matches_nanopb)
 	static uint8_t buf[16384], mut[16384 + 64];
 	struct iris_wire_limits loose, tight;
 	struct iris_wire_msg m;
-	uint64_t seed, r, taken = 0;
+	uint64_t r, taken = 0;
 	size_t len, n;
 	pb_size_t which;
 	int k, hot;
 
-	seed = getenv("IRIS_TEST_SEED") != NULL ?
-	    strtoull(getenv("IRIS_TEST_SEED"), NULL, 0) :
-	    (uint64_t)time(NULL) ^ (uint64_t)clock() << 32;
-	printf("check_wire_hot: decode seed %llu (IRIS_TEST_SEED replays)\n",
-	    (unsigned long long)seed);
-	rng = seed | 1;
-	fill(pool, sizeof(pool));
+	seed_rng("decode");
 	iris__wire_limits_max(&loose);
 	iris__wire_limits_default(&tight);
 	tight.max_envelope = 300;
