@@ -21,10 +21,10 @@
 #define PRUNE_IDLE_MS	1000	/* between looks while nothing is due */
 #define RECOVER_MAX_MS	30000
 /*
- * Most frames of a tail the writer copies itself (4 MiB): a longer one
+ * Most frames of a tail the writer copies itself (1 MiB): a longer one
  * (the checkpointer was slow) is left to another pass, which is shorter.
  */
-#define TAIL_MAX	1024
+#define TAIL_MAX	256
 
 uint64_t
 iris__store_now(const struct iris_store *s)
