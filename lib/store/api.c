@@ -34,6 +34,9 @@ limits_from_config(struct iris_store *s, struct iris_worker_limits *wl)
 	s->dedup_window_ms = iris__config_uint(c, IRIS__OPT_DEDUP_WINDOW);
 	s->retention_ms = iris__config_uint(c, IRIS__OPT_STORE_RETENTION);
 	s->wal_max = iris__config_uint(c, IRIS__OPT_STORE_WAL_MAX);
+	/* The log starts again once it holds half of store_wal_max: its
+	 * file stays below the size it is truncated back to. */
+	s->wal_restart_frames = s->wal_max / 2 / (4096 + 24);
 	s->durable = iris__config_uint(c, IRIS__OPT_DURABILITY) == 0;
 	s->max_envelope = iris__config_uint(c, IRIS__OPT_MAX_ENVELOPE);
 	s->max_envelopes = 2 * iris__config_uint(c,
@@ -56,7 +59,7 @@ open_files(struct iris_store *s)
 		iris__store_seterr(s, "%s", why);
 		return rc;
 	}
-	if ((rc = iris__store_db_open(s, &s->wdb, 0, s->err,
+	if ((rc = iris__store_db_open(s, &s->wdb, IRIS__DB_WRITER, s->err,
 	    sizeof(s->err))) != IRIS_OK)
 		return rc;
 	if ((rc = iris__store_migrate(s, s->wdb, s->err, sizeof(s->err))) !=
@@ -69,7 +72,7 @@ open_files(struct iris_store *s)
 	    (rc = iris__store_prepare(s->wdb, s->wk, iris__store_keys_wsql,
 	    WK_COUNT, s->err, sizeof(s->err))) != IRIS_OK)
 		return rc;
-	if ((rc = iris__store_db_open(s, &s->rdb, 1, s->err,
+	if ((rc = iris__store_db_open(s, &s->rdb, IRIS__DB_READER, s->err,
 	    sizeof(s->err))) != IRIS_OK)
 		return rc;
 	if ((rc = iris__store_prepare(s->rdb, s->rs, iris__store_rsql,
@@ -82,6 +85,7 @@ open_files(struct iris_store *s)
 void
 iris__store_free_parts(struct iris_store *s)
 {
+	iris__ckpt_free(s->ckpt);
 	iris__store_writer_close(s);
 	iris__store_finalize(s->rs, RS_COUNT);
 	iris__store_finalize(s->rk, RK_COUNT);
@@ -155,9 +159,17 @@ iris__store_open_ex(struct iris_store **storep, struct event_base *base,
 		iris__store_free_parts(s);
 		return IRIS_OK;
 	}
-	if ((rc = iris__worker_start(&s->w, base, &iris__store_worker_ops, s,
+	if ((rc = iris__ckpt_new(s, &s->ckpt)) != IRIS_OK ||
+	    (rc = iris__worker_start(&s->w, base, &iris__store_worker_ops, s,
 	    &wl)) != IRIS_OK) {
 		iris__store_free_parts(s);
+		return rc;
+	}
+	/* After the worker: the checkpointer wakes it and logs through it. */
+	if ((rc = iris__ckpt_start(s->ckpt)) != IRIS_OK) {
+		iris__log(&s->log, IRIS_LOG_ERR, "store %s: cannot start the "
+		    "checkpointer", path);
+		iris__worker_free(s->w);	/* frees s */
 		return rc;
 	}
 	s->n_depth = iris__store_depth_all(s);
@@ -178,7 +190,11 @@ iris_store_close(struct iris_store *s)
 {
 	if (s == NULL)
 		return;
-	/* The thread commits what is queued; ops->release frees s. */
+	/*
+	 * The checkpointer first: it wakes the worker and logs through it.
+	 * Then the thread commits what is queued; ops->release frees s.
+	 */
+	iris__ckpt_stop(s->ckpt);
 	iris__worker_free(s->w);
 }
 

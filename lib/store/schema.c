@@ -166,7 +166,7 @@ query_int(sqlite3 *db, const char *sql, int64_t *out)
 }
 
 int
-iris__store_db_open(struct iris_store *s, sqlite3 **dbp, int readonly,
+iris__store_db_open(struct iris_store *s, sqlite3 **dbp, int mode,
     char *err, size_t errlen)
 {
 	sqlite3 *db = NULL;
@@ -175,10 +175,16 @@ iris__store_db_open(struct iris_store *s, sqlite3 **dbp, int readonly,
 	int flags, rc;
 
 	*dbp = NULL;
-	flags = SQLITE_OPEN_NOMUTEX | (readonly ? SQLITE_OPEN_READONLY :
-	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-	/* A commit's WAL frames in one write (synchronous=FULL only). */
-	if (s->durable && !readonly && (wb = iris__walbuf_vfs(vfs)) != NULL)
+	flags = SQLITE_OPEN_NOMUTEX | (mode == IRIS__DB_READER ?
+	    SQLITE_OPEN_READONLY : mode == IRIS__DB_CKPT ?
+	    SQLITE_OPEN_READWRITE : SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE);
+	/*
+	 * The writer's commits write their WAL frames in one call
+	 * (synchronous=FULL only); no other connection writes the WAL.
+	 */
+	if (s->durable && mode == IRIS__DB_WRITER &&
+	    (wb = iris__walbuf_vfs(vfs)) != NULL)
 		vfs = wb;
 	rc = sqlite3_open_v2(s->path, &db, flags, vfs);
 	if (rc != SQLITE_OK) {
@@ -190,18 +196,23 @@ iris__store_db_open(struct iris_store *s, sqlite3 **dbp, int readonly,
 	sqlite3_busy_timeout(db, 5000);
 	/*
 	 * synchronous is a property of the connection, not of the file: set
-	 * it on every open. The writer checkpoints itself (on its timer), so
-	 * commits never run an automatic checkpoint.
+	 * it on every open. The checkpointer thread (lib/store/ckpt.c) and
+	 * the writer checkpoint on their own, so commits never run an
+	 * automatic checkpoint.
 	 */
 	snprintf(pragmas, sizeof(pragmas),
 	    "PRAGMA synchronous=%s; PRAGMA wal_autocheckpoint=0;"
-	    " PRAGMA journal_size_limit=%llu; PRAGMA cache_size=-16384;",
-	    s->durable ? "FULL" : "OFF", (unsigned long long)s->wal_max);
+	    " PRAGMA journal_size_limit=%llu; PRAGMA cache_size=%d;",
+	    s->durable ? "FULL" : "OFF", (unsigned long long)s->wal_max,
+	    mode == IRIS__DB_CKPT ? -512 : -16384);
 	if ((rc = sqlite3_exec(db, pragmas, NULL, NULL, NULL)) != SQLITE_OK) {
 		rc = fail(err, errlen, db, "setting pragmas", rc);
 		sqlite3_close(db);
 		return rc;
 	}
+	/* After the pragmas: wal_autocheckpoint replaces the hook. */
+	if (mode == IRIS__DB_WRITER)
+		sqlite3_wal_hook(db, iris__store_wal_hook, s);
 	*dbp = db;
 	return IRIS_OK;
 }

@@ -105,6 +105,18 @@ struct iris_store {
 	uint64_t		 n_busy;	/* appends refused: queue full */
 	struct iris__boxcache	*boxcache;	/* inbox positions */
 	unsigned		 read_hold;	/* iris__acct_read_hold depth */
+
+	/*
+	 * The WAL and its checkpointer (lib/store/ckpt.c). The writer learns
+	 * the WAL's frames from each commit (its WAL hook) and, once they
+	 * pass wal_restart_frames, copies the tail the checkpointer left.
+	 */
+	struct iris__ckpt	*ckpt;
+	uint64_t		 wal_restart_frames;	/* set at open */
+	uint64_t		 wal_frames;	/* after the last commit (atomic) */
+	uint64_t		 wal_restarts;	/* the log began again (atomic) */
+	int			 wal_clean;	/* writer: all of it copied */
+	uint64_t		 tail_seen;	/* writer: passes looked at */
 };
 
 struct iris_target {
@@ -175,8 +187,11 @@ int	 iris__store_open_ex(struct iris_store **storep,
 	    const struct iris_config *cfg, const struct iris__store_opts *opts);
 
 /* lib/store/schema.c: open a connection, migrate, check. */
+#define IRIS__DB_WRITER	0	/* the writer: WAL appends gathered */
+#define IRIS__DB_READER	1	/* read-only */
+#define IRIS__DB_CKPT	2	/* the checkpointer: read-write, plain VFS */
 int	 iris__store_db_open(struct iris_store *s, sqlite3 **dbp,
-	    int readonly, char *err, size_t errlen);
+	    int mode, char *err, size_t errlen);
 int	 iris__store_migrate(struct iris_store *s, sqlite3 *db, char *err,
 	    size_t errlen);
 int	 iris__store_prepare(sqlite3 *db, sqlite3_stmt **st,
@@ -255,6 +270,35 @@ int	 iris__store_writer_open(struct iris_store *s);
 void	 iris__store_writer_close(struct iris_store *s);
 /* Closes the files, drops the lock and frees s (open failed or closed). */
 void	 iris__store_free_parts(struct iris_store *s);
+
+/* The writer connection's WAL hook: counts the WAL's frames. */
+int	 iris__store_wal_hook(void *arg, sqlite3 *db, const char *name,
+	    int frames);
+
+/*
+ * lib/store/ckpt.c: the checkpointer, a thread with its own connection
+ * that copies the WAL into the database file and syncs it, PASSIVE, while
+ * the writer goes on committing; it runs every tick and when kicked, and
+ * skips its passes while the store is read-only.
+ */
+struct iris__ckpt;
+int	 iris__ckpt_new(struct iris_store *s, struct iris__ckpt **ckp);
+int	 iris__ckpt_start(struct iris__ckpt *ck);
+/* Joins the thread and closes its connection; idempotent. */
+void	 iris__ckpt_stop(struct iris__ckpt *ck);
+void	 iris__ckpt_free(struct iris__ckpt *ck);
+/* Writer: a pass soon. */
+void	 iris__ckpt_kick(struct iris__ckpt *ck);
+/* Writer, read-only set: returns once no pass runs (none starts). */
+void	 iris__ckpt_wait_idle(struct iris__ckpt *ck);
+/*
+ * Writer: 1 when no pass runs and one finished since *seen (then *seen,
+ * and what it left: the WAL's frames it saw, the frames copied, and the
+ * writer's restart count when it began); else 0, and a pass is kicked
+ * unless one runs.
+ */
+int	 iris__ckpt_result(struct iris__ckpt *ck, uint64_t *seen,
+	    uint64_t *frames, uint64_t *copied, uint64_t *restarts);
 
 /* The logical shard (0..1023) of a user id: stable, FNV-1a. */
 uint16_t iris__store_shard(const char *user);

@@ -41,7 +41,13 @@ struct iris_worker {
 	size_t			 queued_bytes;
 	struct jobq		 finished;	/* run, not yet delivered */
 	int			 stopping;
+	int			 tick_asap;	/* iris__worker_tick_now() */
 	struct iris_worker_stats st;
+
+	/* Writer thread only: when the next tick is due. */
+	uint64_t		 next_tick;
+	unsigned		 tick_in_ms;	/* asked by this tick */
+	int			 tick_idle;	/* and at once when idle */
 
 	/* Loop side. */
 	int			 efd;
@@ -144,32 +150,54 @@ wake_loop(struct iris_worker *w)
 		;
 }
 
+/* Maintenance: it may ask for the next one sooner (iris__worker_tick_in). */
+static void
+run_tick(struct iris_worker *w)
+{
+	w->tick_in_ms = w->lim.tick_ms;
+	w->tick_idle = 0;
+	w->ops->tick(w->ctx);
+	w->next_tick = mono_ms() + w->tick_in_ms;
+}
+
+/* Waits on the condition until the next tick is due (mu held). */
+static void
+wait_tick(struct iris_worker *w)
+{
+	struct timespec ts;
+	uint64_t now = mono_ms(), ms;
+
+	ms = w->next_tick > now ? w->next_tick - now : 0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+}
+
 static void *
 writer_main(void *arg)
 {
 	struct iris_worker *w = arg;
 	struct jobq batch;
-	struct timespec ts;
-	uint64_t next_tick = mono_ms() + w->lim.tick_ms, now;
 	size_t n;
+	int asap;
 
+	w->next_tick = mono_ms() + w->lim.tick_ms;
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
 		while (w->queue.head == NULL && !w->stopping) {
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_sec += w->lim.tick_ms / 1000;
-			ts.tv_nsec += (long)(w->lim.tick_ms % 1000) * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) ==
-			    ETIMEDOUT || mono_ms() >= next_tick) {
+			if (w->tick_asap || w->tick_idle ||
+			    mono_ms() >= w->next_tick) {
+				w->tick_asap = 0;
 				pthread_mutex_unlock(&w->mu);
-				w->ops->tick(w->ctx);
-				next_tick = mono_ms() + w->lim.tick_ms;
+				run_tick(w);
 				pthread_mutex_lock(&w->mu);
-			}
+			} else
+				wait_tick(w);
 		}
 		if (w->queue.head == NULL)
 			break;		/* stopping, and nothing left */
@@ -188,14 +216,34 @@ writer_main(void *arg)
 
 		run_batch(w, &batch, n);
 		wake_loop(w);
-		if ((now = mono_ms()) >= next_tick) {
-			w->ops->tick(w->ctx);
-			next_tick = now + w->lim.tick_ms;
-		}
+		pthread_mutex_lock(&w->mu);
+		asap = w->tick_asap;
+		w->tick_asap = 0;
+		pthread_mutex_unlock(&w->mu);
+		if (asap || mono_ms() >= w->next_tick)
+			run_tick(w);
 		pthread_mutex_lock(&w->mu);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
+}
+
+void
+iris__worker_tick_in(struct iris_worker *w, unsigned ms, int when_idle)
+{
+	if (ms < w->tick_in_ms)
+		w->tick_in_ms = ms;
+	if (when_idle)
+		w->tick_idle = 1;
+}
+
+void
+iris__worker_tick_now(struct iris_worker *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->tick_asap = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
 }
 
 static void

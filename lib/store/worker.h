@@ -44,7 +44,10 @@ struct iris_worker_ops {
 	int	(*begin)(void *ctx);
 	int	(*commit)(void *ctx);		/* IRIS_OK: durable */
 	void	(*rollback)(void *ctx);
-	/* Between batches, at least every tick_ms: maintenance. */
+	/*
+	 * Between batches, at least every tick_ms: maintenance, in short
+	 * steps (a tick holds up the batches behind it).
+	 */
 	void	(*tick)(void *ctx);
 	/* IRIS_OK, or the code with which a batch is refused unrun. */
 	int	(*writable)(void *ctx);
@@ -78,6 +81,15 @@ void	 iris__worker_post(struct iris_worker *w, struct iris_job *job);
  * inside a done() callback, the free happens once that dispatch ends.
  */
 void	 iris__worker_free(struct iris_worker *w);
+
+/*
+ * From inside tick, on the writer thread: run the next tick within ms
+ * (at most tick_ms) and, with when_idle set, as soon as no job waits.
+ */
+void	 iris__worker_tick_in(struct iris_worker *w, unsigned ms,
+	    int when_idle);
+/* Any thread: run a tick after the batch that runs now, or at once. */
+void	 iris__worker_tick_now(struct iris_worker *w);
 
 /* Commit latency histogram: upper bounds in µs (the last is +Inf). */
 #define IRIS_LAT_BUCKETS	12

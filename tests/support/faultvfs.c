@@ -40,6 +40,9 @@ static uint64_t die_at, nth, budget;
 static int nth_kind, nth_permanent, broken, drop_on_fail;
 static char delay_substr[256];
 static unsigned delay_ms;
+static pthread_cond_t hold_cv = PTHREAD_COND_INITIALIZER;
+static int hold_db;
+static unsigned held;
 
 /* Forgets the writes since the last sync. */
 static void
@@ -248,6 +251,11 @@ f_sync(sqlite3_file *f, int flags)
 	if (r == NULL)
 		return REAL(f)->pMethods->xSync(REAL(f), flags);
 	pthread_mutex_lock(&mu);
+	while (hold_db && r->is_main) {
+		held++;
+		pthread_cond_wait(&hold_cv, &mu);
+		held--;
+	}
 	if (must_fail(FAULTVFS_SYNC)) {
 		rc = SQLITE_IOERR_FSYNC;
 		if (drop_on_fail)
@@ -277,6 +285,27 @@ faultvfs_sync_delay(const char *substr, unsigned ms)
 	    substr != NULL ? substr : "");
 	delay_ms = substr != NULL ? ms : 0;
 	pthread_mutex_unlock(&mu);
+}
+
+void
+faultvfs_hold_db_syncs(int hold)
+{
+	pthread_mutex_lock(&mu);
+	hold_db = hold;
+	if (!hold)
+		pthread_cond_broadcast(&hold_cv);
+	pthread_mutex_unlock(&mu);
+}
+
+unsigned
+faultvfs_held_db_syncs(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&mu);
+	n = held;
+	pthread_mutex_unlock(&mu);
+	return n;
 }
 
 static const sqlite3_io_methods f_methods = {

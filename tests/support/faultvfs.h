@@ -60,6 +60,16 @@ void	 faultvfs_stats(struct faultvfs_stats *st);
  */
 void	 faultvfs_sync_delay(const char *substr, unsigned ms);
 /*
+ * Held database syncs: while hold is set, every xSync of a main database
+ * file (not its WAL or journal) waits, before it does anything, until the
+ * hold is released; other threads' operations go on meanwhile. Only
+ * checkpoints sync the database file of a WAL store. Kept across
+ * faultvfs_reset().
+ */
+void	 faultvfs_hold_db_syncs(int hold);
+/* How many syncs wait on the hold now. */
+unsigned faultvfs_held_db_syncs(void);
+/*
  * Power loss, once every connection is closed: each tracked file goes
  * back to its durable image (or away, if it has none) and -shm files are
  * removed. With torn set, each 4 KiB page written since a file's last
