@@ -30,6 +30,9 @@ const char *const iris__store_wsql[WS_COUNT] = {
 	    " client_msg_id FROM inbox WHERE box = ?1 AND seq > ?2"
 	    " AND seq <= ?3 AND class = 0 ORDER BY seq",
 	[WS_RECEIPTS_ON] = "SELECT receipts FROM accounts WHERE user = ?1",
+	/* Prepared once: sqlite3_exec() would parse them every batch. */
+	[WS_BEGIN] = "BEGIN IMMEDIATE",
+	[WS_COMMIT] = "COMMIT",
 };
 
 /* An SQLite failure inside a batch: the batch's outcome is unknown. */
@@ -259,12 +262,9 @@ static int
 w_begin(void *ctx)
 {
 	struct iris_store *s = ctx;
-	int rc;
 
-	if ((rc = sqlite3_exec(s->wdb, "BEGIN IMMEDIATE", NULL, NULL,
-	    NULL)) != SQLITE_OK)
-		return iris__store_fatal(s, rc, "beginning a transaction");
-	return IRIS_OK;
+	return iris__store_step_done(s, s->ws[WS_BEGIN],
+	    "beginning a transaction");
 }
 
 /* COMMIT runs the fsync (synchronous=FULL): on IRIS_OK, it is durable. */
@@ -277,9 +277,9 @@ w_commit(void *ctx)
 	/* The batch's inbox heads and cursors, once each, in it. */
 	if ((rc = iris__wcache_flush(s)) != IRIS_OK)
 		return rc;
-	if ((rc = sqlite3_exec(s->wdb, "COMMIT", NULL, NULL, NULL)) !=
-	    SQLITE_OK)
-		return iris__store_fatal(s, rc, "committing");
+	if ((rc = iris__store_step_done(s, s->ws[WS_COMMIT], "committing")) !=
+	    IRIS_OK)
+		return rc;
 	iris__chains_settle(s, 1);
 	return IRIS_OK;
 }
