@@ -14,9 +14,9 @@ main(void)
 	Suite *(*const suites[])(void) = {
 		suite_error, suite_alloc, suite_config, suite_log, suite_hlc,
 		suite_bucket, suite_uuid, suite_frame, suite_msg, suite_oom,
-		suite_worker, suite_store, suite_net, suite_hmap, suite_bus,
-		suite_cstore, suite_client, suite_e2ee, suite_e2ee_session,
-		suite_durability,
+		suite_worker, suite_store, suite_store_wcache, suite_net,
+		suite_hmap, suite_bus, suite_cstore, suite_client, suite_e2ee,
+		suite_e2ee_session, suite_durability,
 	};
 	SRunner *sr;
 	size_t i;

@@ -17,6 +17,7 @@ Suite	*suite_msg(void);
 Suite	*suite_oom(void);
 Suite	*suite_worker(void);
 Suite	*suite_store(void);
+Suite	*suite_store_wcache(void);
 Suite	*suite_net(void);
 Suite	*suite_hmap(void);
 Suite	*suite_bus(void);
