@@ -23,6 +23,8 @@ const char *const iris__store_wsql[WS_COUNT] = {
 	    " VALUES (?1, ?2, ?3)",
 	[WS_BOX_SET] = "UPDATE boxes SET head_seq = ?2, acked_seq = ?3"
 	    " WHERE id = ?1",
+	/* Cheaper: the partial index on acked_seq is left alone. */
+	[WS_BOX_HEAD] = "UPDATE boxes SET head_seq = ?2 WHERE id = ?1",
 	[WS_INBOX_PUT] = "INSERT INTO inbox (box, seq, shard, msg_id,"
 	    " sender_user, sender_device, client_msg_id, class, received_ms,"
 	    " envelope) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",

@@ -36,7 +36,7 @@ struct iris__store_opts {
 /* Statements of the writer connection. */
 enum {
 	WS_SEND_GET, WS_SEND_PUT, WS_BOX_GET, WS_BOX_NEW, WS_BOX_SET,
-	WS_INBOX_PUT, WS_RCPT_SCAN, WS_RECEIPTS_ON, WS_BEGIN, WS_COMMIT,
+	WS_BOX_HEAD, 	WS_INBOX_PUT, WS_RCPT_SCAN, WS_RECEIPTS_ON, WS_BEGIN, WS_COMMIT,
 	WS_COUNT
 };
 /* Statements of the read connection. */

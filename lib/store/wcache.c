@@ -38,6 +38,7 @@ struct wbox {
 	int64_t		 id;
 	uint64_t	 head;
 	uint64_t	 acked;
+	uint64_t	 file_acked;	/* acked as in the file */
 };
 
 struct wrcpt {
@@ -74,15 +75,18 @@ cache_of(struct iris_store *s)
 	return s->wcache;
 }
 
-/* The file's row of a box written from an entry. */
+/* The file's row of a box written from an entry; the head alone when
+ * the cursor did not move. */
 static int
-write_row(struct iris_store *s, int64_t id, uint64_t head, uint64_t acked)
+write_row(struct iris_store *s, int64_t id, uint64_t head, uint64_t acked,
+    int acked_moved)
 {
-	sqlite3_stmt *st = s->ws[WS_BOX_SET];
+	sqlite3_stmt *st = s->ws[acked_moved ? WS_BOX_SET : WS_BOX_HEAD];
 
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, (int64_t)head);
-	sqlite3_bind_int64(st, 3, (int64_t)acked);
+	if (acked_moved)
+		sqlite3_bind_int64(st, 3, (int64_t)acked);
 	return iris__store_step_done(s, st, "writing an inbox's positions");
 }
 
@@ -93,8 +97,10 @@ write_back(struct iris_store *s, struct wbox *e)
 
 	if (!e->dirty)
 		return IRIS_OK;
-	if ((rc = write_row(s, e->id, e->head, e->acked)) != IRIS_OK)
+	if ((rc = write_row(s, e->id, e->head, e->acked,
+	    e->acked != e->file_acked)) != IRIS_OK)
 		return rc;
+	e->file_acked = e->acked;
 	e->dirty = 0;
 	return IRIS_OK;
 }
@@ -134,7 +140,7 @@ take(struct iris_store *s, struct wbox *e, const char *user,
 	e->device = device;
 	e->id = p->id;
 	e->head = p->head;
-	e->acked = p->acked;
+	e->acked = e->file_acked = p->acked;
 	return IRIS_OK;
 }
 
@@ -215,11 +221,12 @@ iris__wbox_set(struct iris_store *s, const char *user, uint32_t device,
 	int rc;
 
 	if (c == NULL || strlen(user) >= sizeof(e->user))
-		return write_row(s, p->id, p->head, p->acked);
+		return write_row(s, p->id, p->head, p->acked, 1);
 	if ((e = find(c, user, device, &way)) == NULL) {
 		if ((rc = take(s, way, user, device, p)) != IRIS_OK)
 			return rc;
 		e = way;
+		e->file_acked = UINT64_MAX;	/* not known: write both */
 	}
 	e->head = p->head;
 	e->acked = p->acked;
