@@ -246,6 +246,8 @@ do_settings(struct iris_store *s, struct iris_acct_job *j)
 	sqlite3_bind_int(q.st, 3, j->receipts != 0);
 	if ((r = run(s, &q)) != IRIS_OK)
 		return r;
+	/* The acks after this one read the new setting. */
+	iris__wcache_receipts_forget(s, j->user);
 	if (sqlite3_changes(s->wdb) == 0)
 		j->job.rc = IRIS_ENOTFOUND;
 	return IRIS_OK;

@@ -13,46 +13,26 @@
 #include "util/alloc.h"
 #include "wire/msg.h"
 
-/* Does the acking user want its senders to get delivery receipts? */
-static int
-receipts_on(struct iris_store *s, const char *user, int *on)
-{
-	sqlite3_stmt *st = s->ws[WS_RECEIPTS_ON];
-	int rc;
-
-	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	*on = rc == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return iris__store_fatal(s, rc, "reading receipt settings");
-	return IRIS_OK;
-}
-
 /* One receipt into the sender's inbox, unless that inbox is full. */
 static int
 put_receipt(struct iris_store *s, struct iris_ack_job *a,
     struct iris_rcpt *r)
 {
-	struct iris_target t;
+	struct iris__wbox_pos pos;
 	sqlite3_stmt *st;
-	int64_t box;
-	uint64_t head, acked;
-	int rc;
+	uint16_t shard = iris__store_shard(r->user);
+	int rc, found;
 
-	memset(&t, 0, sizeof(t));
-	memcpy(t.user, r->user, sizeof(t.user));
-	t.device = r->device;
-	t.shard = iris__store_shard(r->user);
-	if ((rc = iris__store_box_get(s, &t, &box, &head, &acked)) != IRIS_OK)
+	if ((rc = iris__wbox_get(s, r->user, r->device, shard, 1, &pos,
+	    &found)) != IRIS_OK)
 		return rc;
-	if (head - acked >= s->inbox_cap)
+	if (pos.head - pos.acked >= s->inbox_cap)
 		return IRIS_ELIMIT;	/* receipts never crowd out messages */
-	r->seq = head + 1;
+	r->seq = pos.head + 1;
 	st = s->ws[WS_INBOX_PUT];
-	sqlite3_bind_int64(st, 1, box);
+	sqlite3_bind_int64(st, 1, pos.id);
 	sqlite3_bind_int64(st, 2, (int64_t)r->seq);
-	sqlite3_bind_int(st, 3, t.shard);
+	sqlite3_bind_int(st, 3, shard);
 	sqlite3_bind_int64(st, 4, (int64_t)r->msg_id);
 	sqlite3_bind_text(st, 5, a->user, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, a->device);
@@ -63,10 +43,8 @@ put_receipt(struct iris_store *s, struct iris_ack_job *a,
 	if ((rc = iris__store_step_done(s, st, "storing a receipt")) !=
 	    IRIS_OK)
 		return rc;
-	st = s->ws[WS_BOX_HEAD];
-	sqlite3_bind_int64(st, 1, box);
-	sqlite3_bind_int64(st, 2, (int64_t)r->seq);
-	return iris__store_step_done(s, st, "advancing an inbox head");
+	pos.head = r->seq;
+	return iris__wbox_set(s, r->user, r->device, &pos);
 }
 
 /* Receipts for the messages of (from, to] in box, from other users. */
@@ -83,7 +61,8 @@ make_receipts(struct iris_store *s, struct iris_ack_job *a, int64_t box,
 
 	if (to - from > IRIS_RCPT_MAX)
 		return IRIS_OK;		/* the core splits longer acks */
-	if ((rc = receipts_on(s, a->user, &on)) != IRIS_OK || !on)
+	if ((rc = iris__wcache_receipts(s, a->user, &on)) != IRIS_OK ||
+	    !on)
 		return rc;
 	if ((a->rcpts = iris__calloc(to - from, sizeof(*a->rcpts))) == NULL)
 		return IRIS_ENOMEM;
@@ -123,45 +102,34 @@ exec_ack(struct iris_job *job, void *ctx)
 {
 	struct iris_ack_job *a = (struct iris_ack_job *)job;
 	struct iris_store *s = ctx;
-	sqlite3_stmt *st = s->ws[WS_BOX_GET];
-	int64_t box;
-	uint64_t head;
-	int rc;
+	struct iris__wbox_pos pos;
+	int rc, found;
 
 	a->nrcpts = 0;
 	a->advanced = 0;
-	sqlite3_bind_text(st, 1, a->user, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, a->device);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE)
-			return iris__store_fatal(s, rc, "reading a cursor");
+	if ((rc = iris__wbox_get(s, a->user, a->device, 0, 0, &pos,
+	    &found)) != IRIS_OK)
+		return rc;
+	if (!found) {
 		/* No inbox: nothing to ack but seq 0. */
 		a->acked = 0;
 		job->rc = a->seq == 0 ? IRIS_OK : IRIS_EINVAL;
 		return IRIS_OK;
 	}
-	box = sqlite3_column_int64(st, 0);
-	head = (uint64_t)sqlite3_column_int64(st, 1);
-	a->acked = (uint64_t)sqlite3_column_int64(st, 2);
-	sqlite3_reset(st);
-	if (a->seq > head) {
+	a->acked = pos.acked;
+	if (a->seq > pos.head) {
 		job->rc = IRIS_EINVAL;	/* beyond the inbox */
 		return IRIS_OK;
 	}
 	if (a->seq <= a->acked)
 		return IRIS_OK;		/* never backward */
-	if (a->receipts && (rc = make_receipts(s, a, box, a->acked,
+	if (a->receipts && (rc = make_receipts(s, a, pos.id, a->acked,
 	    a->seq)) != IRIS_OK)
 		return rc;
-	st = s->ws[WS_ACK];
-	sqlite3_bind_int64(st, 1, box);
-	sqlite3_bind_int64(st, 2, (int64_t)a->seq);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return iris__store_fatal(s, rc, "advancing a cursor");
+	/* Written with the batch's other positions, before its COMMIT. */
+	pos.acked = a->seq;
+	if ((rc = iris__wbox_set(s, a->user, a->device, &pos)) != IRIS_OK)
+		return rc;
 	a->advanced = a->seq - a->acked;
 	a->acked = a->seq;
 	return IRIS_OK;

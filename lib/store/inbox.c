@@ -9,7 +9,6 @@
 
 #include "iris.h"
 #include "store/store.h"
-#include "util/alloc.h"
 
 const char *const iris__store_wsql[WS_COUNT] = {
 	[WS_SEND_GET] = "SELECT msg_id, targets FROM sends"
@@ -22,16 +21,20 @@ const char *const iris__store_wsql[WS_COUNT] = {
 	    " WHERE user = ?1 AND device = ?2",
 	[WS_BOX_NEW] = "INSERT INTO boxes (shard, user, device)"
 	    " VALUES (?1, ?2, ?3)",
+	[WS_BOX_SET] = "UPDATE boxes SET head_seq = ?2, acked_seq = ?3"
+	    " WHERE id = ?1",
+	/* Cheaper: the partial index on acked_seq is left alone. */
 	[WS_BOX_HEAD] = "UPDATE boxes SET head_seq = ?2 WHERE id = ?1",
 	[WS_INBOX_PUT] = "INSERT INTO inbox (box, seq, shard, msg_id,"
 	    " sender_user, sender_device, client_msg_id, class, received_ms,"
 	    " envelope) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-	[WS_ACK] = "UPDATE boxes SET acked_seq = ?2 WHERE id = ?1"
-	    " AND acked_seq < ?2",
 	[WS_RCPT_SCAN] = "SELECT seq, msg_id, sender_user, sender_device,"
 	    " client_msg_id FROM inbox WHERE box = ?1 AND seq > ?2"
 	    " AND seq <= ?3 AND class = 0 ORDER BY seq",
 	[WS_RECEIPTS_ON] = "SELECT receipts FROM accounts WHERE user = ?1",
+	/* Prepared once: sqlite3_exec() would parse them every batch. */
+	[WS_BEGIN] = "BEGIN IMMEDIATE",
+	[WS_COMMIT] = "COMMIT",
 };
 
 /* An SQLite failure inside a batch: the batch's outcome is unknown. */
@@ -56,51 +59,17 @@ iris__store_step_done(struct iris_store *s, sqlite3_stmt *st,
 	return IRIS_OK;
 }
 
-/* Looks up (or creates) the inbox of a device. */
-int
-iris__store_box_get(struct iris_store *s, const struct iris_target *t,
-    int64_t *box, uint64_t *head, uint64_t *acked)
-{
-	sqlite3_stmt *st = s->ws[WS_BOX_GET];
-	int rc;
-
-	sqlite3_bind_text(st, 1, t->user, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, t->device);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*box = sqlite3_column_int64(st, 0);
-		*head = (uint64_t)sqlite3_column_int64(st, 1);
-		*acked = (uint64_t)sqlite3_column_int64(st, 2);
-		sqlite3_reset(st);
-		return IRIS_OK;
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return iris__store_fatal(s, rc, "reading an inbox");
-	st = s->ws[WS_BOX_NEW];
-	sqlite3_bind_int(st, 1, t->shard);
-	sqlite3_bind_text(st, 2, t->user, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, t->device);
-	if ((rc = iris__store_step_done(s, st, "creating an inbox")) !=
-	    IRIS_OK)
-		return rc;
-	*box = sqlite3_last_insert_rowid(s->wdb);
-	*head = *acked = 0;
-	return IRIS_OK;
-}
+/* The most bytes of a dedup record: length, user, device, seq. */
+#define PACKED_MAX	(IRIS_STORE_MAX_TARGETS * (1 + 64 + 4 + 8))
 
 /* Packs (user, device, seq) of every target: the dedup record. */
-static uint8_t *
-pack_targets(const struct iris_send *m, size_t *len)
+static size_t
+pack_targets(const struct iris_send *m, uint8_t *buf)
 {
-	uint8_t *buf, *p;
-	size_t i, n = 0, ulen;
+	uint8_t *p = buf;
+	size_t i, ulen;
 
-	for (i = 0; i < m->n; i++)
-		n += 1 + strlen(m->t[i].user) + 4 + 8;
-	if ((buf = iris__malloc(n)) == NULL)
-		return NULL;
-	for (i = 0, p = buf; i < m->n; i++) {
+	for (i = 0; i < m->n; i++) {
 		ulen = strlen(m->t[i].user);
 		*p++ = (uint8_t)ulen;
 		memcpy(p, m->t[i].user, ulen);
@@ -110,8 +79,7 @@ pack_targets(const struct iris_send *m, size_t *len)
 		for (int b = 7; b >= 0; b--)
 			*p++ = (uint8_t)(m->seqs[i] >> (8 * b));
 	}
-	*len = n;
-	return buf;
+	return (size_t)(p - buf);
 }
 
 /* A retry: give back the original seq of each of this send's targets. */
@@ -175,7 +143,6 @@ put_message(struct iris_store *s, struct iris_send *m, size_t i,
     int64_t box, uint64_t now)
 {
 	sqlite3_stmt *st = s->ws[WS_INBOX_PUT];
-	int rc;
 
 	sqlite3_bind_int64(st, 1, box);
 	sqlite3_bind_int64(st, 2, (int64_t)m->seqs[i]);
@@ -188,13 +155,7 @@ put_message(struct iris_store *s, struct iris_send *m, size_t i,
 	sqlite3_bind_int64(st, 9, (int64_t)now);
 	sqlite3_bind_blob(st, 10, m->t[i].data, (int)m->t[i].len,
 	    SQLITE_STATIC);
-	if ((rc = iris__store_step_done(s, st, "appending to an inbox")) !=
-	    IRIS_OK)
-		return rc;
-	st = s->ws[WS_BOX_HEAD];
-	sqlite3_bind_int64(st, 1, box);
-	sqlite3_bind_int64(st, 2, (int64_t)m->seqs[i]);
-	return iris__store_step_done(s, st, "advancing an inbox head");
+	return iris__store_step_done(s, st, "appending to an inbox");
 }
 
 /*
@@ -245,12 +206,12 @@ exec_send(struct iris_job *job, void *ctx)
 {
 	struct iris_send *m = (struct iris_send *)job;
 	struct iris_store *s = ctx;
-	int64_t boxes[IRIS_STORE_MAX_TARGETS];
-	uint64_t head, acked, now;
+	struct iris__wbox_pos pos[IRIS_STORE_MAX_TARGETS];
+	uint8_t packed[PACKED_MAX];
+	uint64_t now;
 	sqlite3_stmt *st;
-	uint8_t *packed;
 	size_t i, plen;
-	int rc;
+	int rc, found;
 
 	if (out_of_turn(s, m)) {
 		job->rc = IRIS_ESTATE;
@@ -263,24 +224,28 @@ exec_send(struct iris_job *job, void *ctx)
 	}
 	/* Every inbox is checked before anything is written. */
 	for (i = 0; i < m->n; i++) {
-		if ((rc = iris__store_box_get(s, &m->t[i], &boxes[i], &head,
-		    &acked)) != IRIS_OK)
+		if ((rc = iris__wbox_get(s, m->t[i].user, m->t[i].device,
+		    m->t[i].shard, 1, &pos[i], &found)) != IRIS_OK)
 			return rc;
-		if (head - acked >= s->inbox_cap) {
+		if (pos[i].head - pos[i].acked >= s->inbox_cap) {
 			job->rc = IRIS_EAGAIN;
 			__atomic_add_fetch(&s->n_refused_full, 1,
 			    __ATOMIC_RELAXED);
 			return IRIS_OK;
 		}
-		m->seqs[i] = head + 1;
+		m->seqs[i] = pos[i].head + 1;
 	}
 	now = iris__store_now(s);
 	m->msg_id = iris__hlc_next(&s->hlc);
-	for (i = 0; i < m->n; i++)
-		if ((rc = put_message(s, m, i, boxes[i], now)) != IRIS_OK)
+	for (i = 0; i < m->n; i++) {
+		if ((rc = put_message(s, m, i, pos[i].id, now)) != IRIS_OK)
 			return rc;
-	if ((packed = pack_targets(m, &plen)) == NULL)
-		return IRIS_ENOMEM;
+		pos[i].head = m->seqs[i];
+		if ((rc = iris__wbox_set(s, m->t[i].user, m->t[i].device,
+		    &pos[i])) != IRIS_OK)
+			return rc;
+	}
+	plen = pack_targets(m, packed);
 	st = s->ws[WS_SEND_PUT];
 	sqlite3_bind_blob(st, 1, m->cmid, 16, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, m->user, -1, SQLITE_STATIC);
@@ -289,9 +254,8 @@ exec_send(struct iris_job *job, void *ctx)
 	sqlite3_bind_int64(st, 5, (int64_t)m->msg_id);
 	sqlite3_bind_int64(st, 6, (int64_t)now);
 	sqlite3_bind_blob(st, 7, packed, (int)plen, SQLITE_STATIC);
-	rc = iris__store_step_done(s, st, "recording a send");
-	iris__free(packed);
-	if (rc == IRIS_OK)
+	if ((rc = iris__store_step_done(s, st, "recording a send")) ==
+	    IRIS_OK)
 		in_turn(m);
 	return rc;
 }
@@ -300,12 +264,9 @@ static int
 w_begin(void *ctx)
 {
 	struct iris_store *s = ctx;
-	int rc;
 
-	if ((rc = sqlite3_exec(s->wdb, "BEGIN IMMEDIATE", NULL, NULL,
-	    NULL)) != SQLITE_OK)
-		return iris__store_fatal(s, rc, "beginning a transaction");
-	return IRIS_OK;
+	return iris__store_step_done(s, s->ws[WS_BEGIN],
+	    "beginning a transaction");
 }
 
 /* COMMIT runs the fsync (synchronous=FULL): on IRIS_OK, it is durable. */
@@ -315,9 +276,12 @@ w_commit(void *ctx)
 	struct iris_store *s = ctx;
 	int rc;
 
-	if ((rc = sqlite3_exec(s->wdb, "COMMIT", NULL, NULL, NULL)) !=
-	    SQLITE_OK)
-		return iris__store_fatal(s, rc, "committing");
+	/* The batch's inbox heads and cursors, once each, in it. */
+	if ((rc = iris__wcache_flush(s)) != IRIS_OK)
+		return rc;
+	if ((rc = iris__store_step_done(s, s->ws[WS_COMMIT], "committing")) !=
+	    IRIS_OK)
+		return rc;
 	iris__chains_settle(s, 1);
 	return IRIS_OK;
 }
@@ -330,6 +294,8 @@ w_rollback(void *ctx)
 	if (!sqlite3_get_autocommit(s->wdb))
 		sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
 	iris__chains_settle(s, 0);
+	/* The file is the truth again (a failed COMMIT may have landed). */
+	iris__wcache_clear(s);
 	/*
 	 * Any failure inside a batch means its outcome is unknown: no more
 	 * writes until the store has been reopened and checkpointed.
@@ -355,6 +321,7 @@ w_writable(void *ctx)
 static void
 w_release(void *ctx)
 {
+	iris__wcache_free(ctx);
 	iris__store_free_parts(ctx);
 }
 

@@ -35,8 +35,9 @@ struct iris__store_opts {
 
 /* Statements of the writer connection. */
 enum {
-	WS_SEND_GET, WS_SEND_PUT, WS_BOX_GET, WS_BOX_NEW, WS_BOX_HEAD,
-	WS_INBOX_PUT, WS_ACK, WS_RCPT_SCAN, WS_RECEIPTS_ON, WS_COUNT
+	WS_SEND_GET, WS_SEND_PUT, WS_BOX_GET, WS_BOX_NEW, WS_BOX_SET,
+	WS_BOX_HEAD, 	WS_INBOX_PUT, WS_RCPT_SCAN, WS_RECEIPTS_ON, WS_BEGIN, WS_COMMIT,
+	WS_COUNT
 };
 /* Statements of the read connection. */
 enum {
@@ -117,6 +118,10 @@ struct iris_store {
 	uint64_t		 wal_restarts;	/* the log began again (atomic) */
 	int			 wal_clean;	/* writer: all of it copied */
 	uint64_t		 tail_seen;	/* writer: passes looked at */
+
+	/* Writer thread: its cache of inboxes and settings (wcache.c). */
+	struct iris__wcache	*wcache;
+	int			 wcache_failed;	/* no memory: write through */
 };
 
 struct iris_target {
@@ -206,10 +211,32 @@ int	 iris__store_fatal(struct iris_store *s, int sqlite_rc,
 	    const char *what);
 int	 iris__store_step_done(struct iris_store *s, sqlite3_stmt *st,
 	    const char *what);
-/* The inbox of a target, made when it is new. */
-int	 iris__store_box_get(struct iris_store *s,
-	    const struct iris_target *t, int64_t *box, uint64_t *head,
-	    uint64_t *acked);
+
+/*
+ * lib/store/wcache.c: the writer's inboxes, exact within its transaction.
+ * get: the box of (user, device) (made when new, with create set; else
+ * *found says whether it exists); set: its new head and cursor, written
+ * to the file by flush before the batch commits (or earlier); clear: a
+ * batch failed, forget everything. Writer thread only.
+ */
+struct iris__wbox_pos {
+	int64_t			 id;
+	uint64_t		 head;
+	uint64_t		 acked;
+};
+int	 iris__wbox_get(struct iris_store *s, const char *user,
+	    uint32_t device, uint16_t shard, int create,
+	    struct iris__wbox_pos *p, int *found);
+int	 iris__wbox_set(struct iris_store *s, const char *user,
+	    uint32_t device, const struct iris__wbox_pos *p);
+int	 iris__wcache_flush(struct iris_store *s);
+void	 iris__wcache_clear(struct iris_store *s);
+void	 iris__wcache_free(struct iris_store *s);
+/* The acking user's receipts setting; forget: the writer changed it. */
+int	 iris__wcache_receipts(struct iris_store *s, const char *user,
+	    int *on);
+void	 iris__wcache_receipts_forget(struct iris_store *s,
+	    const char *user);
 
 /* lib/store/cursor.c: acks. */
 extern const struct iris_job_ops iris__ack_job_ops;

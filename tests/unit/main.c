@@ -15,7 +15,7 @@ main(void)
 		suite_error, suite_alloc, suite_config, suite_log, suite_hlc,
 		suite_bucket, suite_uuid, suite_frame, suite_msg, suite_wire_hot,
 		suite_oom, suite_worker, suite_store, suite_store_ckpt,
-		suite_net, suite_netflight,
+		suite_store_wcache, suite_net, suite_netflight,
 		suite_hmap, suite_bus, suite_cstore, suite_client, suite_e2ee,
 		suite_e2ee_session, suite_durability,
 	};

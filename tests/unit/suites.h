@@ -19,6 +19,7 @@ Suite	*suite_oom(void);
 Suite	*suite_worker(void);
 Suite	*suite_store(void);
 Suite	*suite_store_ckpt(void);
+Suite	*suite_store_wcache(void);
 Suite	*suite_net(void);
 Suite	*suite_netflight(void);
 Suite	*suite_hmap(void);
