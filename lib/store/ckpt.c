@@ -28,6 +28,7 @@
 #include "iris.h"
 #include "store/store.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 
 struct iris__ckpt {
 	struct iris_store	*s;
@@ -56,7 +57,6 @@ int
 iris__ckpt_new(struct iris_store *s, struct iris__ckpt **ckp)
 {
 	struct iris__ckpt *ck;
-	pthread_condattr_t ca;
 
 	*ckp = NULL;
 	if ((ck = iris__calloc(1, sizeof(*ck))) == NULL)
@@ -66,14 +66,8 @@ iris__ckpt_new(struct iris_store *s, struct iris__ckpt **ckp)
 		iris__free(ck);
 		return IRIS_ENOMEM;
 	}
-	if (pthread_condattr_init(&ca) != 0)
+	if (iris__clock_cond_init(&ck->cv) != 0)
 		goto fail;
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	if (pthread_cond_init(&ck->cv, &ca) != 0) {
-		pthread_condattr_destroy(&ca);
-		goto fail;
-	}
-	pthread_condattr_destroy(&ca);
 	*ckp = ck;
 	return IRIS_OK;
 fail:

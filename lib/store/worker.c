@@ -17,6 +17,7 @@
 #include "iris.h"
 #include "store/worker.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 
 const uint64_t iris__lat_bounds_us[IRIS_LAT_BUCKETS - 1] = {
 	250, 500, 1000, 2000, 5000, 10000, 25000, 50000, 100000, 250000,
@@ -297,7 +298,6 @@ iris__worker_start(struct iris_worker **wp, struct event_base *base,
     const struct iris_worker_limits *lim)
 {
 	struct iris_worker *w;
-	pthread_condattr_t ca;
 	int stage = 0;
 
 	*wp = NULL;
@@ -320,14 +320,8 @@ iris__worker_start(struct iris_worker **wp, struct event_base *base,
 	if (pthread_mutex_init(&w->mu, NULL) != 0)
 		goto fail;
 	stage = 3;
-	if (pthread_condattr_init(&ca) != 0)
+	if (iris__clock_cond_init(&w->cv) != 0)
 		goto fail;
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	if (pthread_cond_init(&w->cv, &ca) != 0) {
-		pthread_condattr_destroy(&ca);
-		goto fail;
-	}
-	pthread_condattr_destroy(&ca);
 	stage = 4;
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0)
 		goto fail;
