@@ -28,7 +28,6 @@
 #include "iris.h"
 #include "store/store.h"
 #include "util/alloc.h"
-#include "util/clock.h"
 
 struct iris__ckpt {
 	struct iris_store	*s;
@@ -66,7 +65,7 @@ iris__ckpt_new(struct iris_store *s, struct iris__ckpt **ckp)
 		iris__free(ck);
 		return IRIS_ENOMEM;
 	}
-	if (iris__clock_cond_init(&ck->cv) != 0)
+	if (iris__worker_cond_init(&ck->cv) != 0)
 		goto fail;
 	*ckp = ck;
 	return IRIS_OK;

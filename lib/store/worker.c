@@ -17,7 +17,6 @@
 #include "iris.h"
 #include "store/worker.h"
 #include "util/alloc.h"
-#include "util/clock.h"
 
 const uint64_t iris__lat_bounds_us[IRIS_LAT_BUCKETS - 1] = {
 	250, 500, 1000, 2000, 5000, 10000, 25000, 50000, 100000, 250000,
@@ -56,6 +55,21 @@ struct iris_worker {
 	int			 dispatching;
 	int			 closing;
 };
+
+/* A condition variable whose timed waits run on CLOCK_MONOTONIC: 0 or -1. */
+int
+iris__worker_cond_init(pthread_cond_t *cv)
+{
+	pthread_condattr_t ca;
+	int rc;
+
+	if (pthread_condattr_init(&ca) != 0)
+		return -1;
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	rc = pthread_cond_init(cv, &ca);
+	pthread_condattr_destroy(&ca);
+	return rc == 0 ? 0 : -1;
+}
 
 static void
 q_push(struct jobq *q, struct iris_job *job)
@@ -320,7 +334,7 @@ iris__worker_start(struct iris_worker **wp, struct event_base *base,
 	if (pthread_mutex_init(&w->mu, NULL) != 0)
 		goto fail;
 	stage = 3;
-	if (iris__clock_cond_init(&w->cv) != 0)
+	if (iris__worker_cond_init(&w->cv) != 0)
 		goto fail;
 	stage = 4;
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0)

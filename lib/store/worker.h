@@ -11,6 +11,7 @@
 #ifndef IRIS_STORE_WORKER_H
 #define IRIS_STORE_WORKER_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -107,5 +108,9 @@ struct iris_worker_stats {
 };
 void	 iris__worker_stats(struct iris_worker *w,
 	    struct iris_worker_stats *st);
+
+/* A condition variable whose timed waits run on CLOCK_MONOTONIC: 0 or -1
+ * (the writer's and the checkpointer's). */
+int	 iris__worker_cond_init(pthread_cond_t *cv);
 
 #endif /* IRIS_STORE_WORKER_H */

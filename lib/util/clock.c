@@ -34,17 +34,3 @@ iris__clock_realtime_us(void)
 		return 0;
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
-
-int
-iris__clock_cond_init(pthread_cond_t *cv)
-{
-	pthread_condattr_t ca;
-	int rc;
-
-	if (pthread_condattr_init(&ca) != 0)
-		return -1;
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	rc = pthread_cond_init(cv, &ca);
-	pthread_condattr_destroy(&ca);
-	return rc == 0 ? 0 : -1;
-}

@@ -6,7 +6,6 @@
 #ifndef IRIS_UTIL_CLOCK_H
 #define IRIS_UTIL_CLOCK_H
 
-#include <pthread.h>
 #include <stdint.h>
 
 /* Wall clock in ms since the epoch (0 if unavailable); arg unused. */
@@ -15,8 +14,5 @@ uint64_t	 iris__clock_realtime_ms(void *arg);
 uint64_t	 iris__clock_mono_us(void);
 /* Wall clock in µs, for latencies measured across processes. */
 uint64_t	 iris__clock_realtime_us(void);
-
-/* A condition variable whose timed waits run on CLOCK_MONOTONIC: 0 or -1. */
-int		 iris__clock_cond_init(pthread_cond_t *cv);
 
 #endif /* IRIS_UTIL_CLOCK_H */
